@@ -1,0 +1,211 @@
+/*
+ * intake/main.c - baton-intake: the door every report comes in by.
+ *
+ * Agencies and operators submit on a ROUTER socket; intake validates each
+ * body, commits the accepted ones to its hash-chained log before answering
+ * (submit.c), and publishes each as an event numbered like the log, which is
+ * what the router and everyone after it consume. This file is the life
+ * cycle: options, configuration, opening the store and sockets, the loop,
+ * and a clean stop.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "intake.h"
+#include "log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: baton-intake [-c FILE] [--check] [-v] [--version] [--help]\n"
+"\n"
+"Accept agency reports and operator commands on the submit socket, store\n"
+"each durably in the hash-chained intake log before acknowledging it, and\n"
+"publish it to the other Baton daemons.\n"
+"\n"
+"  -c, --config FILE  configuration file (default %s)\n"
+"      --check        check the configuration, print what is wrong, exit\n"
+"  -v, --verbose      log debug messages too\n"
+"      --version      print the version and exit\n"
+"  -h, --help         print this help and exit\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+static int load_config(const char *path, struct config **ret)
+{
+	struct config_error err;
+	int r;
+
+	r = config_load(path, ret, &err);
+	if (r < 0) {
+		if (err.line > 0)
+			fprintf(stderr, "%s:%d: %s\n", err.file, err.line,
+				err.msg);
+		else
+			fprintf(stderr, "%s: %s\n", err.file, err.msg);
+	}
+	return r;
+}
+
+static int64_t on_tick(void *arg, int64_t now)
+{
+	struct intake *in = arg;
+	static const int64_t status_every = 1000;
+	int64_t next = bus_pub_tick(in->pub, now);
+
+	service_status(in->svc,
+		       "accepted %" PRIu64 ", duplicates %" PRIu64
+		       ", refused %" PRIu64 ", last seq %" PRIu64,
+		       in->accepted, in->duplicates, in->refused,
+		       bus_pub_last(in->pub));
+	return next < status_every ? next : status_every;
+}
+
+static int on_replay(void *arg, short revents)
+{
+	struct intake *in = arg;
+
+	return bus_pub_on_replay(in->pub);
+}
+
+static int run(struct intake *in)
+{
+	struct store_options so = {
+		.map_size = in->conf->map_size, .create = true,
+	};
+	char *dir;
+	int r;
+
+	if (in->conf->auth == CONFIG_AUTH_NONE)
+		log_warnx("authentication is off (auth = none): the agency "
+			  "field is trusted; use on loopback only");
+	else {
+		log_warnx("auth = curve is not available in this version; "
+			  "set auth = none in %s", in->conf->path);
+		return -ENOTSUP;
+	}
+
+	dir = config_state_path(in->conf, "intake");
+	if (!dir)
+		return -ENOMEM;
+	r = store_open(dir, &so, &in->store);
+	if (r < 0) {
+		log_warnx("store %s: %s", dir, strerror(-r));
+		free(dir);
+		return r;
+	}
+	free(dir);
+
+	in->zctx = zmq_ctx_new();
+	if (!in->zctx)
+		return -errno;
+	r = bus_pub_new(in->zctx, in->store, in->conf->intake.publish,
+			in->conf->intake.replay, &in->pub);
+	if (r < 0) {
+		log_warnx("bind %s / %s: %s", in->conf->intake.publish,
+			  in->conf->intake.replay, strerror(-r));
+		return r;
+	}
+	r = ledger_open(in->store, in->pub, &in->ledger);
+	if (r < 0) {
+		log_warnx("log: %s", strerror(-r));
+		return r;
+	}
+	r = submit_open(in);
+	if (r < 0) {
+		log_warnx("bind %s: %s", in->conf->intake.submit, strerror(-r));
+		return r;
+	}
+	r = service_new(&in->svc);
+	if (r < 0)
+		return r;
+	service_watch(in->svc, in->submit, -1, ZMQ_POLLIN,
+		      submit_on_readable, in);
+	service_watch(in->svc, bus_pub_replay_socket(in->pub), -1,
+		      ZMQ_POLLIN, on_replay, in);
+	service_on_tick(in->svc, on_tick, in);
+
+	log_info("accepting on %s, log at seq %" PRIu64,
+		 in->conf->intake.submit, bus_pub_last(in->pub));
+	service_ready(in->svc, "accepting on %s, last seq %" PRIu64,
+		      in->conf->intake.submit, bus_pub_last(in->pub));
+	r = service_run(in->svc);
+	log_info("stopping: accepted %" PRIu64 ", duplicates %" PRIu64
+		 ", refused %" PRIu64 ", last seq %" PRIu64,
+		 in->accepted, in->duplicates, in->refused,
+		 bus_pub_last(in->pub));
+	return r;
+}
+
+static void teardown(struct intake *in)
+{
+	submit_close(in);
+	ledger_free(in->ledger);
+	bus_pub_free(in->pub);
+	if (in->zctx)
+		zmq_ctx_term(in->zctx);
+	store_close(in->store);
+	service_free(in->svc);	/* last: it unblocks the stop signals */
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	struct intake in = { 0 };
+	struct config *conf = NULL;
+	int c, check = 0, verbose = 0, r;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("baton-intake %s\n", BATON_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "baton-intake: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	log_init("baton-intake", verbose);
+	if (load_config(path, &conf) < 0)
+		return 1;
+	if (check) {
+		printf("%s: OK\n", path);
+		config_free(conf);
+		return 0;
+	}
+	in.conf = conf;
+	r = run(&in);
+	teardown(&in);
+	config_free(conf);
+	return r < 0 ? 1 : 0;
+}

@@ -1,0 +1,376 @@
+/*
+ * intake/submit.c - the submit socket: decode, validate, commit, answer.
+ *
+ * One round of the loop takes every submission waiting on the ROUTER socket
+ * (up to max_batch), validates each, commits all the accepted ones in ONE
+ * LMDB transaction (group commit: one fdatasync for the round, which is the
+ * whole difference between a few thousand and a few hundred thousand
+ * reports a second), and only then answers. An ACK is therefore never sent
+ * for something a crash could take back; a client that gets no answer
+ * resends the same id and is answered from the id index.
+ *
+ * The agency of a message is decided in one place, message_agency(), so
+ * that CurveZMQ authentication replaces the trusted field there and nowhere
+ * else.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "intake.h"
+#include "log.h"
+#include "msg.h"
+
+#define GROW_TRIES	16	/* map doublings per round before giving up */
+#define LOG_PER_SECOND	20	/* refusals logged per second */
+
+struct submission {
+	zmq_msg_t id;		/* the ROUTER envelope */
+	zmq_msg_t body;
+	bool req;		/* a REQ client: answer with an empty delimiter */
+	bool malformed;		/* not one body frame */
+	struct msg m;
+	struct msg_error err;	/* err.code != CODE_NONE: refused */
+	const char *agency;	/* points into m */
+	/* the answer */
+	uint64_t seq;
+	instant_t accepted_at;
+	bool duplicate;
+};
+
+/* ---- set-up ---- */
+
+int submit_open(struct intake *in)
+{
+	int zero = 0, one = 1;
+	int64_t maxsize = (int64_t)in->conf->intake.max_message_size;
+
+	in->batch_cap = in->conf->intake.max_batch;
+	in->batch = calloc(in->batch_cap, sizeof(*in->batch));
+	if (!in->batch)
+		return -ENOMEM;
+	in->submit = zmq_socket(in->zctx, ZMQ_ROUTER);
+	if (!in->submit)
+		return -errno;
+	zmq_setsockopt(in->submit, ZMQ_LINGER, &zero, sizeof(zero));
+	/* Count answers we cannot deliver instead of dropping them unseen. */
+	zmq_setsockopt(in->submit, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
+	/* Oversized frames never reach us: ZeroMQ drops the connection. */
+	zmq_setsockopt(in->submit, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
+	if (zmq_bind(in->submit, in->conf->intake.submit) < 0)
+		return -errno;
+	return 0;
+}
+
+void submit_close(struct intake *in)
+{
+	if (in->submit)
+		zmq_close(in->submit);
+	in->submit = NULL;
+	free(in->batch);
+	in->batch = NULL;
+}
+
+/* ---- receiving ---- */
+
+/*
+ * Receive one message into s: [id][body] from DEALER, [id][][body] from
+ * REQ. Anything else is marked malformed (and answered) after its frames
+ * are drained. Returns 1, 0 when nothing is waiting, -errno.
+ */
+static int receive(struct intake *in, struct submission *s)
+{
+	int more, nparts = 1;
+	size_t sz = sizeof(more);
+	zmq_msg_t extra;
+
+	memset(s, 0, sizeof(*s));
+	zmq_msg_init(&s->id);
+	zmq_msg_init(&s->body);
+	if (zmq_msg_recv(&s->id, in->submit, ZMQ_DONTWAIT) < 0) {
+		zmq_msg_close(&s->id);
+		zmq_msg_close(&s->body);
+		return errno == EAGAIN ? 0 : -errno;
+	}
+	zmq_getsockopt(in->submit, ZMQ_RCVMORE, &more, &sz);
+	while (more) {
+		zmq_msg_init(&extra);
+		if (zmq_msg_recv(&extra, in->submit, 0) < 0) {
+			zmq_msg_close(&extra);
+			break;
+		}
+		nparts++;
+		zmq_getsockopt(in->submit, ZMQ_RCVMORE, &more, &sz);
+		if (nparts == 2) {
+			zmq_msg_move(&s->body, &extra);
+		} else if (nparts == 3 && zmq_msg_size(&s->body) == 0) {
+			s->req = true;	/* the empty frame was REQ's delimiter */
+			zmq_msg_move(&s->body, &extra);
+		} else {
+			s->malformed = true;
+		}
+		zmq_msg_close(&extra);
+	}
+	if (nparts < 2)
+		s->malformed = true;
+	return 1;
+}
+
+static void release(struct submission *s)
+{
+	msg_free(&s->m);
+	zmq_msg_close(&s->id);
+	zmq_msg_close(&s->body);
+}
+
+/* ---- deciding ---- */
+
+static void refuse(struct submission *s, enum msg_code code,
+		   const char *field, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void refuse(struct submission *s, enum msg_code code,
+		   const char *field, const char *fmt, ...)
+{
+	va_list ap;
+
+	s->err.code = code;
+	snprintf(s->err.field, sizeof(s->err.field), "%s", field);
+	va_start(ap, fmt);
+	vsnprintf(s->err.text, sizeof(s->err.text), fmt, ap);
+	va_end(ap);
+}
+
+/*
+ * The one place that decides who sent a message. With auth = none the
+ * agency field is required and trusted (PROTOCOL.md); with CURVE the key's
+ * agency will be taken from the ZAP User-Id here, and an agency field that
+ * names another agency will be forbidden.
+ */
+static int message_agency(struct intake *in, struct submission *s)
+{
+	if (in->conf->auth == CONFIG_AUTH_NONE) {
+		if (!s->m.agency) {
+			refuse(s, CODE_INVALID, "agency",
+			       "agency: required when authentication is off");
+			return -EINVAL;
+		}
+		s->agency = s->m.agency;
+		return 0;
+	}
+	refuse(s, CODE_UNAUTHORIZED, "", "authentication is not available");
+	return -EACCES;
+}
+
+/* Decode and validate; what is refused here never reaches the log. */
+static void validate(struct intake *in, struct submission *s)
+{
+	if (s->malformed) {
+		refuse(s, CODE_INVALID, "",
+		       "expected exactly one body frame");
+		return;
+	}
+	if (msg_decode(zmq_msg_data(&s->body), zmq_msg_size(&s->body),
+		       MSG_CTX_SUBMIT, &s->m, &s->err) < 0)
+		return;
+	message_agency(in, s);
+}
+
+/* ---- committing ---- */
+
+/*
+ * Store every valid submission of the batch in transaction t. A resent id,
+ * whether from an earlier round or earlier in this one, takes the first
+ * answer. Returns 0 or a store error.
+ */
+static int store_batch(struct intake *in, struct store_txn *t, uint32_t n)
+{
+	instant_t now = time_now();
+	int r;
+
+	for (uint32_t i = 0; i < n; i++) {
+		struct submission *s = &in->batch[i];
+		struct msg ev;
+		void *body;
+		size_t len;
+
+		if (s->err.code != CODE_NONE)
+			continue;
+		r = ledger_lookup(in->ledger, t, s->agency, s->m.id, &s->seq,
+				  &s->accepted_at);
+		if (r == 0) {
+			s->duplicate = true;
+			continue;
+		}
+		if (r != -ENOENT)
+			return r;
+		s->duplicate = false;
+		s->accepted_at = now;
+		ev = s->m;
+		ev.type = s->m.type == MSG_REPORT ? MSG_REPORT_ACCEPTED :
+						    MSG_COMMAND_ACCEPTED;
+		ev.agency = s->agency;
+		ev.accepted_at = now;
+		r = msg_encode(&ev, &body, &len);
+		if (r < 0)
+			return r;
+		r = ledger_append(in->ledger, t, s->agency, s->m.id, now,
+				  msg_topic(ev.type), body, len, &s->seq);
+		free(body);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * Commit the batch, growing the map as often as it fills: a full map is a
+ * reason to grow, never an answer. Returns 0 or the error every valid
+ * submission is then refused with.
+ */
+static int commit_batch(struct intake *in, uint32_t n)
+{
+	struct store_txn *t;
+	int r;
+
+	for (int tries = 0;; tries++) {
+		r = store_begin(in->store, true, &t);
+		if (r < 0)
+			return r;
+		r = store_batch(in, t, n);
+		if (r == 0)
+			r = store_commit(t);
+		else
+			store_abort(t);
+		if (r == 0)
+			break;
+		ledger_rollback(in->ledger);
+		if (r != -ENOSPC || tries == GROW_TRIES)
+			return r;
+		r = store_grow(in->store, 0);
+		if (r < 0)
+			return r;
+		log_info("%s: LMDB map full, grown and retrying", __func__);
+	}
+	ledger_committed(in->ledger);
+	in->commits++;
+	r = bus_pub_flush(in->pub);
+	if (r < 0)	/* stored; subscribers get it by replay */
+		log_warnx("%s: publish: %s", __func__, strerror(-r));
+	return 0;
+}
+
+/* ---- answering ---- */
+
+static void log_refusal(struct intake *in, const struct submission *s)
+{
+	int64_t now = time_mono();
+	struct log_field f[] = {
+		{ "REPORT_ID", s->m.id },
+		{ "AGENCY", s->agency },
+		{ "NACK_CODE", msg_code_name(s->err.code) },
+	};
+
+	if (now - in->log_window >= 1000) {
+		if (in->log_suppressed)
+			log_info("%" PRIu64 " more refusals not logged",
+				 in->log_suppressed);
+		in->log_window = now;
+		in->log_in_window = 0;
+		in->log_suppressed = 0;
+	}
+	if (in->log_in_window++ >= LOG_PER_SECOND) {
+		in->log_suppressed++;
+		return;
+	}
+	log_fields(LOG_NOTICE, f, 3, "refused %s: %s",
+		   s->m.id ? s->m.id : "(no id)", s->err.text);
+}
+
+static void answer(struct intake *in, struct submission *s)
+{
+	struct msg a = { .id = s->m.id };
+	zmq_msg_t id;
+	void *buf;
+	size_t len;
+	int r;
+
+	if (s->err.code != CODE_NONE) {
+		a.type = MSG_NACK;
+		a.code = s->err.code;
+		a.error = s->err.text;
+		in->refused++;
+		log_refusal(in, s);
+	} else {
+		a.type = MSG_ACK;
+		a.seq = s->seq;
+		a.accepted_at = s->accepted_at;
+		a.duplicate = s->duplicate;
+		if (s->duplicate)
+			in->duplicates++;
+		else
+			in->accepted++;
+		struct log_field f[] = {
+			{ "REPORT_ID", s->m.id },
+			{ "AGENCY", s->agency },
+		};
+		log_fields(LOG_DEBUG, f, 2, "%s %s as %" PRIu64,
+			   s->duplicate ? "resent" : "accepted", s->m.id,
+			   s->seq);
+	}
+	if (msg_encode(&a, &buf, &len) < 0) {
+		in->dropped_answers++;
+		return;
+	}
+	zmq_msg_init(&id);
+	zmq_msg_copy(&id, &s->id);
+	r = zmq_msg_send(&id, in->submit, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	if (r >= 0 && s->req)
+		r = zmq_send(in->submit, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT);
+	if (r >= 0)
+		r = zmq_send(in->submit, buf, len, ZMQ_DONTWAIT);
+	if (r < 0) {
+		/* Gone or not reading: it resends the id and gets this again. */
+		zmq_msg_close(&id);
+		in->dropped_answers++;
+	}
+	free(buf);
+}
+
+/* ---- the round ---- */
+
+int submit_on_readable(void *arg, short revents)
+{
+	struct intake *in = arg;
+	uint32_t n = 0;
+	int r;
+
+	while (n < in->batch_cap) {
+		r = receive(in, &in->batch[n]);
+		if (r <= 0)
+			break;
+		validate(in, &in->batch[n]);
+		n++;
+	}
+	if (n == 0)
+		return 0;
+
+	r = commit_batch(in, n);
+	if (r < 0) {
+		log_warnx("%s: commit of %" PRIu32 " submissions failed: %s",
+			  __func__, n, strerror(-r));
+		for (uint32_t i = 0; i < n; i++)
+			if (in->batch[i].err.code == CODE_NONE)
+				refuse(&in->batch[i], CODE_INTERNAL, "",
+				       "could not store the message; resend it");
+	}
+	for (uint32_t i = 0; i < n; i++) {
+		answer(in, &in->batch[i]);
+		release(&in->batch[i]);
+	}
+	return 0;
+}

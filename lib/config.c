@@ -1,0 +1,517 @@
+/*
+ * config.c - baton.conf into a struct config.
+ *
+ * Every key the file may hold is one row of keys[]: its section, name, type,
+ * where it lives in struct config and its default. Defaults are applied by
+ * parsing their text through the same setter as a value from the file, so a
+ * default and a written value cannot differ in meaning, and config_free()
+ * walks the same table, so a new string key cannot leak.
+ *
+ * inih does the INI syntax. What it does not do is done in the line reader
+ * we hand it, which sees every physical line before inih does:
+ *  - line numbers: the Debian build calls the handler without them, and the
+ *    reader is called exactly once per line before inih acts on that line;
+ *  - section headers: inih only reports keys, so "[intkae]" with no keys
+ *    under it would pass unnoticed;
+ *  - overlong lines: inih's fixed buffer would cut them into two lines and
+ *    parse the tail as a line of its own;
+ *  - leading blanks: inih would take an indented key for the continuation
+ *    of the previous value;
+ *  - inline comments (" ; ..."): stripped here as well, so that an inih built
+ *    without INI_ALLOW_INLINE_COMMENTS reads the file the same way.
+ * The first error wins; later lines are still read by inih but change
+ * nothing that is reported.
+ */
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#include "config.h"
+
+/* ------------------------------------------------------------- the keys */
+
+enum kind {
+	KIND_PATH,		/* relative to the file's directory */
+	KIND_ENDPOINT,		/* a ZeroMQ endpoint we know how to use */
+	KIND_SIZE,		/* config_parse_size(), within [min, max] */
+	KIND_UINT32,		/* plain decimal, within [min, max] */
+	KIND_AUTH,		/* enum config_auth */
+};
+
+struct key {
+	const char *section;
+	const char *name;
+	enum kind kind;
+	size_t offset;		/* in struct config */
+	const char *def;	/* NULL: unset unless the file sets it */
+	uint64_t min, max;	/* KIND_SIZE and KIND_UINT32 */
+};
+
+/* A key without a range, and a number with one. */
+#define KEY(section, name, kind, field, def) \
+	{ section, name, kind, offsetof(struct config, field), def, 0, 0 }
+#define NUM(section, name, kind, field, def, min, max) \
+	{ section, name, kind, offsetof(struct config, field), def, min, max }
+
+static const struct key keys[] = {
+	KEY("baton", "state_dir", KIND_PATH, state_dir, "/var/lib/baton"),
+	KEY("baton", "auth", KIND_AUTH, auth, "curve"),
+	KEY("baton", "agencies", KIND_PATH, agencies, NULL),
+	KEY("baton", "routes", KIND_PATH, routes, NULL),
+	KEY("baton", "calendar", KIND_PATH, calendar, NULL),
+	NUM("baton", "map_size", KIND_SIZE, map_size, "64M", 1, UINT64_MAX),
+
+	KEY("intake", "submit", KIND_ENDPOINT, intake.submit,
+	    "tcp://127.0.0.1:7400"),
+	KEY("intake", "publish", KIND_ENDPOINT, intake.publish,
+	    "ipc:///run/baton/intake.pub"),
+	KEY("intake", "replay", KIND_ENDPOINT, intake.replay,
+	    "ipc:///run/baton/intake.replay"),
+	/* ZMQ_MAXMSGSIZE is an int64_t. */
+	NUM("intake", "max_message_size", KIND_SIZE, intake.max_message_size,
+	    "1M", 1, INT64_MAX),
+	NUM("intake", "max_batch", KIND_UINT32, intake.max_batch,
+	    "1024", 1, 65536),
+
+	KEY("router", "publish", KIND_ENDPOINT, router.publish,
+	    "ipc:///run/baton/router.pub"),
+	KEY("router", "replay", KIND_ENDPOINT, router.replay,
+	    "ipc:///run/baton/router.replay"),
+
+	KEY("deadline", "publish", KIND_ENDPOINT, deadline.publish,
+	    "ipc:///run/baton/deadline.pub"),
+	KEY("deadline", "replay", KIND_ENDPOINT, deadline.replay,
+	    "ipc:///run/baton/deadline.replay"),
+
+	KEY("notify", "feed", KIND_ENDPOINT, notify.feed,
+	    "tcp://127.0.0.1:7410"),
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+static const struct key *find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+static bool known_section(const char *section)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0)
+			return true;
+	return false;
+}
+
+/* The string a KIND_PATH or KIND_ENDPOINT key is stored in. */
+static char **string_at(struct config *c, const struct key *k)
+{
+	return (char **)((char *)c + k->offset);
+}
+
+/* ------------------------------------------------------- parsing state */
+
+struct parse {
+	struct config *c;
+	FILE *f;
+	int line;		/* of the line inih is working on */
+	int r;			/* the first error, or 0 */
+	int read_errno;		/* fgets() failed: the file, not its text */
+	struct config_error *err;
+	bool seen[NKEYS];	/* set in the file, for duplicate keys */
+};
+
+/* Record the first error, at the current line. Returns r. */
+static int fail(struct parse *p, int r, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct parse *p, int r, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->r < 0)
+		return r;
+	p->r = r;
+	p->err->line = p->line;
+	va_start(ap, fmt);
+	vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* -------------------------------------------------------------- values */
+
+/*
+ * Decimal digits at *p into *ret, advancing *p. Returns 0, -EINVAL if there
+ * is no digit, -ERANGE if they do not fit (all of them are still consumed,
+ * so that the caller can tell a bad suffix from a big number).
+ */
+static int parse_digits(const char **p, uint64_t *ret)
+{
+	uint64_t n = 0;
+	bool overflow = false;
+
+	if (**p < '0' || **p > '9')
+		return -EINVAL;
+	for (; **p >= '0' && **p <= '9'; (*p)++)
+		if (__builtin_mul_overflow(n, 10, &n) ||
+		    __builtin_add_overflow(n, (uint64_t)(**p - '0'), &n))
+			overflow = true;
+	*ret = n;
+	return overflow ? -ERANGE : 0;
+}
+
+int config_parse_size(const char *text, uint64_t *ret)
+{
+	static const char multiples[] = "KMGT";
+	const char *p = text, *m;
+	unsigned int shift = 0;
+	uint64_t n;
+	int r;
+
+	r = parse_digits(&p, &n);
+	if (r == -EINVAL)
+		return r;
+	if (*p != '\0' && (m = strchr(multiples, *p))) {
+		shift = 10 * (unsigned int)(m - multiples + 1);
+		p++;
+		if (strcmp(p, "iB") == 0)
+			p += 2;
+	}
+	if (strcmp(p, "B") == 0)
+		p++;
+	if (*p != '\0')
+		return -EINVAL;
+	if (r < 0 || n > UINT64_MAX >> shift)
+		return -ERANGE;
+	*ret = n << shift;
+	return 0;
+}
+
+static int set_string(struct parse *p, const struct key *k, char *s)
+{
+	char **field = string_at(p->c, k);
+
+	if (!s)
+		return fail(p, -ENOMEM, "%s", strerror(ENOMEM));
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int set_path(struct parse *p, const struct key *k, const char *value)
+{
+	const char *dir = p->c->dir;
+	char *s;
+
+	if (*value == '\0')
+		return fail(p, -EINVAL, "empty path for %s", k->name);
+	if (*value == '/')
+		return set_string(p, k, strdup(value));
+	/* dir is absolute, and "/" only for a file in the root. */
+	if (asprintf(&s, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "",
+		     value) < 0)
+		s = NULL;
+	return set_string(p, k, s);
+}
+
+static int set_endpoint(struct parse *p, const struct key *k,
+			const char *value)
+{
+	static const char *const schemes[] = {
+		"tcp://", "ipc://", "inproc://",
+	};
+	size_t i, n;
+
+	for (i = 0; i < sizeof schemes / sizeof schemes[0]; i++) {
+		n = strlen(schemes[i]);
+		if (strncmp(value, schemes[i], n) == 0 && value[n] != '\0' &&
+		    !strpbrk(value, " \t"))
+			return set_string(p, k, strdup(value));
+	}
+	return fail(p, -EINVAL, "invalid endpoint '%s' for %s: "
+		    "expected tcp://, ipc:// or inproc:// and an address",
+		    value, k->name);
+}
+
+static int check_range(struct parse *p, const struct key *k,
+		       const char *value, uint64_t n)
+{
+	if (n < k->min || n > k->max)
+		return fail(p, -EINVAL, "%s = %s is out of range "
+			    "(%llu to %llu)", k->name, value,
+			    (unsigned long long)k->min,
+			    (unsigned long long)k->max);
+	return 0;
+}
+
+static int set_size(struct parse *p, const struct key *k, const char *value)
+{
+	uint64_t n;
+	int r;
+
+	r = config_parse_size(value, &n);
+	if (r == -ERANGE)
+		return fail(p, -EINVAL, "size '%s' for %s is too large",
+			    value, k->name);
+	if (r < 0)
+		return fail(p, -EINVAL, "invalid size '%s' for %s: "
+			    "expected bytes or K, M, G, T", value, k->name);
+	r = check_range(p, k, value, n);
+	if (r < 0)
+		return r;
+	*(uint64_t *)((char *)p->c + k->offset) = n;
+	return 0;
+}
+
+static int set_uint32(struct parse *p, const struct key *k, const char *value)
+{
+	const char *end = value;
+	uint64_t n;
+	int r;
+
+	r = parse_digits(&end, &n);
+	if (r == -EINVAL || *end != '\0')
+		return fail(p, -EINVAL, "invalid number '%s' for %s",
+			    value, k->name);
+	/* A number too large for 64 bits is out of any range we have. */
+	if (r < 0)
+		n = UINT64_MAX;
+	r = check_range(p, k, value, n);
+	if (r < 0)
+		return r;
+	*(uint32_t *)((char *)p->c + k->offset) = (uint32_t)n;
+	return 0;
+}
+
+static int set_auth(struct parse *p, const struct key *k, const char *value)
+{
+	enum config_auth *field =
+		(enum config_auth *)((char *)p->c + k->offset);
+
+	if (strcmp(value, "curve") == 0)
+		*field = CONFIG_AUTH_CURVE;
+	else if (strcmp(value, "none") == 0)
+		*field = CONFIG_AUTH_NONE;
+	else
+		return fail(p, -EINVAL, "invalid auth '%s': expected curve "
+			    "or none", value);
+	return 0;
+}
+
+static int (*const setters[])(struct parse *, const struct key *,
+			      const char *) = {
+	[KIND_PATH] = set_path,
+	[KIND_ENDPOINT] = set_endpoint,
+	[KIND_SIZE] = set_size,
+	[KIND_UINT32] = set_uint32,
+	[KIND_AUTH] = set_auth,
+};
+
+static int set_value(struct parse *p, const struct key *k, const char *value)
+{
+	return setters[k->kind](p, k, value);
+}
+
+/* ------------------------------------------------------------- inih glue */
+
+/*
+ * inih's reader: one physical line per call, the line counted, then cleaned
+ * of what inih would misread (see the top of this file).
+ */
+static char *read_line(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	char *s, *end;
+	size_t len;
+	int c;
+
+	if (!fgets(str, num, p->f)) {
+		if (ferror(p->f))
+			p->read_errno = errno ? errno : EIO;
+		return NULL;
+	}
+	p->line++;
+
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n') {
+		c = getc(p->f);
+		if (c != EOF && c != '\n') {
+			while (c != EOF && c != '\n')
+				c = getc(p->f);
+			fail(p, -EINVAL, "line longer than %d characters",
+			     num - 1);
+			*str = '\0';
+			return str;
+		}
+	}
+
+	/* A UTF-8 byte order mark would hide a first "[section]" from us. */
+	s = str;
+	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+		s += 3;
+	s += strspn(s, " \t");
+	memmove(str, s, strlen(s) + 1);
+	/* An inline comment is a ';' after a blank, as inih has it. */
+	for (s = str; *s != '\0'; s++)
+		if (*s == ';' && s > str && (s[-1] == ' ' || s[-1] == '\t')) {
+			*s = '\0';
+			break;
+		}
+
+	/* inih itself reports a header without its ']'. */
+	if (*str == '[' && (end = strchr(str, ']'))) {
+		*end = '\0';
+		if (!known_section(str + 1))
+			fail(p, -EINVAL, "unknown section [%s]", str + 1);
+		*end = ']';
+	}
+	return str;
+}
+
+static int on_value(void *user, const char *section, const char *name,
+		    const char *value)
+{
+	struct parse *p = user;
+	const struct key *k;
+
+	k = find_key(section, name);
+	if (!k) {
+		/* An unknown [section] was reported at its header already. */
+		if (*section == '\0')
+			fail(p, -EINVAL, "key '%s' is outside any [section]",
+			     name);
+		else
+			fail(p, -EINVAL, "unknown key '%s' in [%s]", name,
+			     section);
+		return 0;
+	}
+	if (p->seen[k - keys]) {
+		fail(p, -EINVAL, "duplicate key '%s' in [%s]", name, section);
+		return 0;
+	}
+	p->seen[k - keys] = true;
+	return set_value(p, k, value) == 0;
+}
+
+/* The absolute directory of path, which must exist. Returns 0, -errno. */
+static int dir_of(const char *path, char **ret)
+{
+	char *copy, *dir;
+
+	copy = strdup(path);
+	if (!copy)
+		return -ENOMEM;
+	dir = realpath(dirname(copy), NULL);
+	free(copy);
+	if (!dir)
+		return -errno;
+	*ret = dir;
+	return 0;
+}
+
+/* ------------------------------------------------------------ public API */
+
+int config_load(const char *path, struct config **ret,
+		struct config_error *err)
+{
+	struct config_error e = { .line = 0 };
+	struct parse p = { .err = &e };
+	struct config *c = NULL;
+	size_t i;
+	int r;
+
+	snprintf(e.file, sizeof e.file, "%s", path);
+	p.f = fopen(path, "re");
+	if (!p.f) {
+		r = -errno;
+		goto out;
+	}
+	c = calloc(1, sizeof *c);
+	if (!c) {
+		r = -ENOMEM;
+		goto out;
+	}
+	p.c = c;
+	c->path = strdup(path);
+	if (!c->path) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = dir_of(path, &c->dir);
+	if (r < 0)
+		goto out;
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def && set_value(&p, &keys[i], keys[i].def) < 0)
+			break;
+	if (p.r == 0) {
+		r = ini_parse_stream(read_line, &p, on_value, &p);
+		/*
+		 * inih counts lines as we do: its first error is a syntax
+		 * error unless ours came no later.
+		 */
+		if (r > 0 && (p.r == 0 || r < e.line)) {
+			p.r = 0;
+			p.line = r;
+			fail(&p, -EINVAL, "expected [section] or key = value");
+		} else if (r == -2) {
+			p.r = -ENOMEM;
+		}
+	}
+	r = p.read_errno ? -p.read_errno : p.r;
+	if (r < 0)
+		goto out;
+
+	*ret = c;
+	c = NULL;
+out:
+	if (r < 0 && err) {
+		/* An error about the file, not one of its lines. */
+		if (e.msg[0] == '\0' || p.read_errno) {
+			e.line = 0;
+			snprintf(e.msg, sizeof e.msg, "%s", strerror(-r));
+		}
+		*err = e;
+	}
+	config_free(c);
+	if (p.f)
+		fclose(p.f);
+	return r;
+}
+
+void config_free(struct config *c)
+{
+	size_t i;
+
+	if (!c)
+		return;
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].kind == KIND_PATH || keys[i].kind == KIND_ENDPOINT)
+			free(*string_at(c, &keys[i]));
+	free(c->dir);
+	free(c->path);
+	free(c);
+}
+
+char *config_state_path(const struct config *c, const char *name)
+{
+	char *s;
+
+	if (asprintf(&s, "%s/%s", c->state_dir, name) < 0)
+		return NULL;
+	return s;
+}

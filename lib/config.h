@@ -1,0 +1,98 @@
+/*
+ * config.h - baton.conf, the one INI file every program reads.
+ *
+ * The file is parsed by inih into a struct config of typed values, checked
+ * against a table of known sections and keys: an unknown section or key, a
+ * value of the wrong shape, a key given twice or a missing required key is
+ * an error naming the file and the line, so a typo never silently falls
+ * back to a default. Relative paths in the file are taken relative to the
+ * file's directory. Comments start a line with ';' or '#', or follow a
+ * value as " ; ..."; a line holds at most 199 characters (inih's buffer).
+ *
+ * Ownership: a struct config owns every string in it; config_free() frees
+ * them all. The daemons keep the config they loaded until they exit or load
+ * a new one on SIGHUP.
+ */
+#ifndef BATON_CONFIG_H
+#define BATON_CONFIG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/baton/baton.conf"
+
+enum config_auth {
+	CONFIG_AUTH_CURVE = 0,	/* the default: keys decide the agency */
+	CONFIG_AUTH_NONE,	/* loopback development and tests only */
+};
+
+/* Where and why loading failed: the daemon prints it as "file:line: msg". */
+struct config_error {
+	char file[512];
+	int line;		/* 0 when the error is not about one line */
+	char msg[256];
+};
+
+struct config {
+	char *path;		/* the file loaded, as given */
+	char *dir;		/* its directory, absolute, for relative paths */
+
+	/* [baton] */
+	char *state_dir;	/* absolute; default /var/lib/baton */
+	enum config_auth auth;	/* default curve */
+	char *agencies;		/* absolute after loading; NULL if unset */
+	char *routes;
+	char *calendar;
+	uint64_t map_size;	/* initial LMDB map size, bytes; default 64 MiB */
+
+	/* [intake] */
+	struct {
+		char *submit;		/* default tcp://127.0.0.1:7400 */
+		char *publish;		/* default ipc:///run/baton/intake.pub */
+		char *replay;		/* default ipc:///run/baton/intake.replay */
+		uint64_t max_message_size; /* ZMQ_MAXMSGSIZE; default 1 MiB */
+		uint32_t max_batch;	/* submissions per commit, 1..65536;
+					 * default 1024 */
+	} intake;
+
+	/*
+	 * [router], [deadline]: the next daemons' event endpoints; default
+	 * ipc:///run/baton/<section>.pub and ipc:///run/baton/<section>.replay
+	 */
+	struct {
+		char *publish;
+		char *replay;
+	} router, deadline;
+
+	/* [notify] */
+	struct {
+		char *feed;		/* default tcp://127.0.0.1:7410 */
+	} notify;
+};
+
+/*
+ * Load and validate the file at path.
+ * Returns 0 and sets *ret (owned by the caller, free with config_free()),
+ * -ENOENT/-EACCES/... if the file cannot be read, -EINVAL if it is not
+ * valid, -ENOMEM. On every error *err says where and why, when err is
+ * not NULL.
+ */
+int config_load(const char *path, struct config **ret,
+		struct config_error *err);
+
+/* Free a config. Takes NULL. */
+void config_free(struct config *c);
+
+/*
+ * The state directory of one daemon: state_dir/<name>, in a new string the
+ * caller frees. Returns NULL on allocation failure.
+ */
+char *config_state_path(const struct config *c, const char *name);
+
+/*
+ * Parse a size such as "1048576", "64K", "1M", "2G" (binary multiples; a
+ * trailing "iB" or "B" is accepted: "64KiB"). Returns 0, -EINVAL or -ERANGE.
+ */
+int config_parse_size(const char *text, uint64_t *ret);
+
+#endif

@@ -1,0 +1,93 @@
+/*
+ * ledger.h - intake's log: every accepted message, in order, hash-chained,
+ * with the (agency, id) index that makes resending safe.
+ *
+ * The log is the intake publisher's event table (BUS_EVENTS_TABLE): record n
+ * is event n, so "seq N of the intake log" in an ACK and sequence N on the
+ * bus are the same thing, and replaying the bus is reading the log. Beside it
+ * the ledger keeps two tables in the same environment:
+ *
+ *   intake.chain  seq (u64 BE) -> link(seq), 32 bytes
+ *   intake.ids    agency NUL id -> seq (u64 BE), accepted_at (i64 BE)
+ *
+ * where
+ *
+ *   link(n) = BLAKE2b-256( link(n-1) || n as u64 BE || record(n) )
+ *
+ * with link(0) all zeroes and record(n) the bytes stored for event n. A
+ * verifier recomputes every link from the first record; the first stored link
+ * that differs names the first record that was changed, added or removed.
+ * (This detects editing the data, not an attacker who rewrites the whole
+ * chain; signing the head is for a later issue.)
+ *
+ * intake writes through ledger_append(); batonctl reads with ledger_verify()
+ * and ledger_lookup(). Both live here so the layout is defined once.
+ */
+#ifndef BATON_LEDGER_H
+#define BATON_LEDGER_H
+
+#include <stdint.h>
+
+#include "bus.h"
+#include "store.h"
+#include "time.h"
+
+#define LEDGER_CHAIN_TABLE	"intake.chain"
+#define LEDGER_IDS_TABLE	"intake.ids"
+#define LEDGER_LINK_LEN		32
+
+struct ledger;
+
+/*
+ * Open the ledger's tables in st (read-only stores: they must exist) and
+ * load the newest link. pub may be NULL for a reader; ledger_append() then
+ * fails. Returns 0 and sets *ret, store errors, -ENOMEM.
+ */
+int ledger_open(struct store *st, struct bus_pub *pub, struct ledger **ret);
+
+/* Free it. Takes NULL. */
+void ledger_free(struct ledger *l);
+
+/*
+ * Find the message agency sent as id. Returns 0 and sets *seq and
+ * *accepted_at, -ENOENT.
+ */
+int ledger_lookup(struct ledger *l, struct store_txn *t, const char *agency,
+		  const char *id, uint64_t *seq, instant_t *accepted_at);
+
+/*
+ * Append a message to the log in write transaction t: its event (topic,
+ * body) through the publisher, its link and its id.
+ * Returns 0 and sets *ret_seq, -EINVAL (no publisher), store errors
+ * (-ENOSPC: abort t, call ledger_rollback(), grow, redo).
+ */
+int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
+		  const char *id, instant_t accepted_at, const char *topic,
+		  const void *body, size_t len, uint64_t *ret_seq);
+
+/* The transaction holding appended messages was aborted: forget them. */
+void ledger_rollback(struct ledger *l);
+
+/* The transaction holding appended messages was committed. */
+void ledger_committed(struct ledger *l);
+
+/*
+ * Compute link(ev->seq) from prev into out (out may alias prev).
+ * Returns 0, -EIO if libsodium cannot start.
+ */
+int ledger_link(const uint8_t prev[LEDGER_LINK_LEN],
+		const struct bus_event *ev, uint8_t out[LEDGER_LINK_LEN]);
+
+/* Called every 'every' records by ledger_verify() with the count so far. */
+typedef void (*ledger_progress_fn)(void *arg, uint64_t done, uint64_t total);
+
+/*
+ * Walk the whole log in one read snapshot and check every link.
+ * Returns 0 with *count records checked; -EBADMSG with *bad the first
+ * sequence whose record or link does not match (a record changed, a link
+ * changed, a record missing or malformed); store errors.
+ */
+int ledger_verify(struct store *st, ledger_progress_fn fn, void *arg,
+		  uint64_t *count, uint64_t *bad);
+
+#endif

@@ -1,0 +1,1397 @@
+/*
+ * msg.c - the message decoder, the encoder and the wire names.
+ *
+ * The decoder reads a body in two passes. The first walks the bytes once,
+ * bounded by the frame, and records where each top-level key and its scalar
+ * value lie; nothing is allocated and nothing is interpreted, so that a
+ * hostile frame costs at most 32 entries of bookkeeping. The second checks
+ * the entries against the tables below and copies the strings into one
+ * allocation. Rules live in tables (which keys each type allows and
+ * requires) and in two small functions for the rules that depend on kind or
+ * op, so that the decoder and docs/protocol.md can be compared line by line.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <msgpack.h>
+
+#include "msg.h"
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+
+/* No body has half as many fields; a larger map is not ours. */
+#define MSG_KEYS_MAX	32
+/* How much of a client-supplied key goes into an error text. */
+#define KEY_SHOWN_MAX	32
+
+/* ---- names ---- */
+
+static const char *const type_names[MSG_TYPE_COUNT] = {
+	[MSG_REPORT]		= "report",
+	[MSG_COMMAND]		= "command",
+	[MSG_ACK]		= "ack",
+	[MSG_NACK]		= "nack",
+	[MSG_REPLAY]		= "replay",
+	[MSG_REPLAY_END]	= "replay-end",
+	[MSG_REPORT_ACCEPTED]	= "report.accepted",
+	[MSG_COMMAND_ACCEPTED]	= "command.accepted",
+	[MSG_HEARTBEAT]		= "hb",
+};
+
+static const char *const kind_names[] = {
+	[KIND_INCIDENT]		= "incident",
+	[KIND_PROGRESS]		= "progress",
+	[KIND_COMPLETION]	= "completion",
+	[KIND_PERIODIC]		= "periodic",
+};
+
+static const char *const category_names[] = {
+	[CATEGORY_CYBERSECURITY]	= "cybersecurity",
+	[CATEGORY_INFORMATION_SECURITY]	= "information-security",
+	[CATEGORY_CYBER_DEFENSE]	= "cyber-defense",
+	[CATEGORY_TOXIC_INFORMATION]	= "toxic-information",
+};
+
+static const char *const severity_names[] = {
+	[SEVERITY_LOW]		= "low",
+	[SEVERITY_MEDIUM]	= "medium",
+	[SEVERITY_HIGH]		= "high",
+	[SEVERITY_CRITICAL]	= "critical",
+};
+
+static const char *const op_names[] = {
+	[OP_COMPLETE]		= "complete",
+	[OP_EXTEND]		= "extend",
+	[OP_REASSIGN]		= "reassign",
+	[OP_CANCEL]		= "cancel",
+};
+
+static const char *const code_names[] = {
+	[CODE_INVALID]			= "invalid",
+	[CODE_UNAUTHORIZED]		= "unauthorized",
+	[CODE_FORBIDDEN]		= "forbidden",
+	[CODE_TOO_LARGE]		= "too_large",
+	[CODE_UNSUPPORTED_VERSION]	= "unsupported_version",
+	[CODE_BUSY]			= "busy",
+	[CODE_INTERNAL]			= "internal",
+};
+
+/* Index 0 is every enum's NONE, which has no wire name. */
+static const char *name_of(const char *const *names, size_t n, unsigned v)
+{
+	return v < n ? names[v] : NULL;
+}
+
+static unsigned index_of(const char *const *names, size_t n, const char *s,
+			 size_t len)
+{
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		if (strlen(names[i]) == len && memcmp(names[i], s, len) == 0)
+			return i;
+	return 0;
+}
+
+static unsigned index_of_cstr(const char *const *names, size_t n,
+			      const char *s)
+{
+	return s ? index_of(names, n, s, strlen(s)) : 0;
+}
+
+const char *msg_type_name(enum msg_type t)
+{
+	return name_of(type_names, ARRAY_SIZE(type_names), t);
+}
+
+const char *msg_kind_name(enum msg_kind k)
+{
+	return name_of(kind_names, ARRAY_SIZE(kind_names), k);
+}
+
+const char *msg_category_name(enum msg_category c)
+{
+	return name_of(category_names, ARRAY_SIZE(category_names), c);
+}
+
+const char *msg_severity_name(enum msg_severity s)
+{
+	return name_of(severity_names, ARRAY_SIZE(severity_names), s);
+}
+
+const char *msg_op_name(enum msg_op o)
+{
+	return name_of(op_names, ARRAY_SIZE(op_names), o);
+}
+
+const char *msg_code_name(enum msg_code c)
+{
+	return name_of(code_names, ARRAY_SIZE(code_names), c);
+}
+
+enum msg_kind msg_kind_from(const char *s)
+{
+	return index_of_cstr(kind_names, ARRAY_SIZE(kind_names), s);
+}
+
+enum msg_category msg_category_from(const char *s)
+{
+	return index_of_cstr(category_names, ARRAY_SIZE(category_names), s);
+}
+
+enum msg_severity msg_severity_from(const char *s)
+{
+	return index_of_cstr(severity_names, ARRAY_SIZE(severity_names), s);
+}
+
+enum msg_op msg_op_from(const char *s)
+{
+	return index_of_cstr(op_names, ARRAY_SIZE(op_names), s);
+}
+
+/* ---- topics ---- */
+
+const char *msg_topic(enum msg_type t)
+{
+	switch (t) {
+	case MSG_REPORT_ACCEPTED:
+	case MSG_COMMAND_ACCEPTED:
+	case MSG_HEARTBEAT:
+		return type_names[t];
+	default:
+		return NULL;
+	}
+}
+
+enum msg_type msg_topic_type(const char *topic, size_t len)
+{
+	static const enum msg_type events[] = {
+		MSG_REPORT_ACCEPTED, MSG_COMMAND_ACCEPTED, MSG_HEARTBEAT,
+	};
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(events); i++) {
+		const char *name = type_names[events[i]];
+
+		if (strlen(name) == len && memcmp(name, topic, len) == 0)
+			return events[i];
+	}
+	return MSG_NONE;
+}
+
+/* ---- text checks ---- */
+
+bool msg_utf8_valid(const char *s, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t i = 0;
+
+	while (i < len) {
+		unsigned char c = p[i++];
+		uint32_t cp, min;
+		size_t more;
+
+		if (c < 0x80)
+			continue;
+		/* 0xc0 and 0xc1 could only start overlong forms. */
+		if (c >= 0xc2 && c <= 0xdf) {
+			more = 1, cp = c & 0x1f, min = 0x80;
+		} else if ((c & 0xf0) == 0xe0) {
+			more = 2, cp = c & 0x0f, min = 0x800;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			more = 3, cp = c & 0x07, min = 0x10000;
+		} else {
+			return false;
+		}
+		if (len - i < more)
+			return false;
+		while (more--) {
+			if ((p[i] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (p[i++] & 0x3f);
+		}
+		if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+	}
+	return true;
+}
+
+static bool agency_valid(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len < 1 || len > MSG_AGENCY_MAX)
+		return false;
+	for (i = 0; i < len; i++) {
+		char c = s[i];
+
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		      (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+		      c == '-'))
+			return false;
+	}
+	return true;
+}
+
+bool msg_agency_valid(const char *s)
+{
+	/* strnlen: one byte past the limit is enough to refuse. */
+	return s && agency_valid(s, strnlen(s, MSG_AGENCY_MAX + 1));
+}
+
+static bool digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+/* YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or YYYY-Www. */
+static bool period_valid(const char *s, size_t len)
+{
+	int n;
+
+	if (len < 4 || !digits(s, 4))
+		return false;
+	if (len == 4)
+		return true;
+	if (s[4] != '-')
+		return false;
+	if (len == 7 && (s[5] == 'Q' || s[5] == 'H') && digits(s + 6, 1)) {
+		n = s[6] - '0';
+		return n >= 1 && n <= (s[5] == 'Q' ? 4 : 2);
+	}
+	if (len == 7 && digits(s + 5, 2)) {
+		n = (s[5] - '0') * 10 + (s[6] - '0');
+		return n >= 1 && n <= 12;
+	}
+	if (len == 8 && s[5] == 'W' && digits(s + 6, 2)) {
+		n = (s[6] - '0') * 10 + (s[7] - '0');
+		return n >= 1 && n <= 53;
+	}
+	return false;
+}
+
+/* ---- reader ---- */
+
+/*
+ * One msgpack value, without its contents when it is a container or an ext:
+ * no body field is one, so the decoder refuses them before reading further
+ * and never recurses.
+ */
+enum vkind {
+	V_NIL,
+	V_BOOL,
+	V_UINT,		/* any integer encoding holding a value >= 0 */
+	V_NEG,		/* any integer encoding holding a value < 0 */
+	V_FLOAT,
+	V_STR,
+	V_BIN,
+	V_ARRAY,
+	V_MAP,
+	V_EXT,
+	V_RESERVED,	/* 0xc1, which msgpack never uses */
+};
+
+struct value {
+	enum vkind kind;
+	uint64_t u;		/* V_UINT, V_BOOL; element count of V_MAP */
+	const char *s;		/* V_STR, V_BIN: points into the frame */
+	size_t len;
+};
+
+struct reader {
+	const uint8_t *p;
+	const uint8_t *end;
+};
+
+static const uint8_t *take(struct reader *r, size_t n)
+{
+	const uint8_t *p = r->p;
+
+	if ((size_t)(r->end - r->p) < n)
+		return NULL;
+	r->p += n;
+	return p;
+}
+
+static bool take_be(struct reader *r, size_t n, uint64_t *ret)
+{
+	const uint8_t *p = take(r, n);
+	uint64_t v = 0;
+	size_t i;
+
+	if (!p)
+		return false;
+	for (i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	*ret = v;
+	return true;
+}
+
+static bool take_blob(struct reader *r, size_t lenlen, struct value *v)
+{
+	uint64_t len;
+	const uint8_t *p;
+
+	/* A declared length is believed only as far as the frame goes. */
+	if (!take_be(r, lenlen, &len) || len > (uint64_t)(r->end - r->p))
+		return false;
+	p = take(r, len);
+	v->s = (const char *)p;
+	v->len = len;
+	return true;
+}
+
+/* Sign-extend an n-byte big-endian integer. */
+static void set_signed(struct value *v, uint64_t raw, size_t n)
+{
+	int64_t i;
+
+	if (n < 8 && (raw & (UINT64_C(1) << (8 * n - 1))))
+		raw |= ~UINT64_C(0) << (8 * n);
+	memcpy(&i, &raw, sizeof i);
+	v->kind = i < 0 ? V_NEG : V_UINT;
+	v->u = raw;
+}
+
+/* Read one value header. Returns false when the frame ends too soon. */
+static bool read_value(struct reader *r, struct value *v)
+{
+	const uint8_t *p = take(r, 1);
+	uint64_t raw;
+	uint8_t b;
+
+	memset(v, 0, sizeof *v);
+	if (!p)
+		return false;
+	b = *p;
+	if (b <= 0x7f) {
+		v->kind = V_UINT;
+		v->u = b;
+		return true;
+	}
+	if (b >= 0xe0) {
+		v->kind = V_NEG;
+		return true;
+	}
+	if (b >= 0x80 && b <= 0x8f) {
+		v->kind = V_MAP;
+		v->u = b & 0x0f;
+		return true;
+	}
+	if (b >= 0x90 && b <= 0x9f) {
+		v->kind = V_ARRAY;
+		return true;
+	}
+	if (b >= 0xa0 && b <= 0xbf) {
+		v->kind = V_STR;
+		v->len = b & 0x1f;
+		v->s = (const char *)take(r, v->len);
+		return v->s != NULL;
+	}
+	switch (b) {
+	case 0xc0:
+		v->kind = V_NIL;
+		return true;
+	case 0xc2:
+	case 0xc3:
+		v->kind = V_BOOL;
+		v->u = b == 0xc3;
+		return true;
+	case 0xc4:
+	case 0xc5:
+	case 0xc6:
+		v->kind = V_BIN;
+		return take_blob(r, (size_t)1 << (b - 0xc4), v);
+	case 0xd9:
+	case 0xda:
+	case 0xdb:
+		v->kind = V_STR;
+		return take_blob(r, (size_t)1 << (b - 0xd9), v);
+	case 0xca:
+	case 0xcb:
+		v->kind = V_FLOAT;
+		return take(r, b == 0xca ? 4 : 8) != NULL;
+	case 0xcc:
+	case 0xcd:
+	case 0xce:
+	case 0xcf:
+		v->kind = V_UINT;
+		return take_be(r, (size_t)1 << (b - 0xcc), &v->u);
+	case 0xd0:
+	case 0xd1:
+	case 0xd2:
+	case 0xd3:
+		if (!take_be(r, (size_t)1 << (b - 0xd0), &raw))
+			return false;
+		set_signed(v, raw, (size_t)1 << (b - 0xd0));
+		return true;
+	case 0xdc:
+	case 0xdd:
+		v->kind = V_ARRAY;
+		return true;
+	case 0xde:
+	case 0xdf:
+		v->kind = V_MAP;
+		return take_be(r, b == 0xde ? 2 : 4, &v->u);
+	case 0xc7:
+	case 0xc8:
+	case 0xc9:
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xd7:
+	case 0xd8:
+		v->kind = V_EXT;
+		return true;
+	default:
+		v->kind = V_RESERVED;
+		return true;
+	}
+}
+
+/* ---- fields ---- */
+
+enum field_id {
+	F_V,
+	F_TYPE,
+	F_ID,
+	F_KIND,
+	F_CATEGORY,
+	F_SEVERITY,
+	F_TITLE,
+	F_BODY,
+	F_LOCALITY,
+	F_TASK,
+	F_PERIOD,
+	F_OCCURRED_AT,
+	F_DRILL,
+	F_AGENCY,
+	F_OP,
+	F_UNTIL,
+	F_TO,
+	F_REASON,
+	F_SEQ,
+	F_ACCEPTED_AT,
+	F_DUPLICATE,
+	F_CODE,
+	F_ERROR,
+	F_FROM,
+	F_LAST,
+	F_COUNT
+};
+
+#define B(f)	(UINT32_C(1) << (f))
+
+enum ftype {
+	FT_STR,
+	FT_UINT,	/* 0 .. UINT64_MAX */
+	FT_INSTANT,	/* 0 .. INT64_MAX */
+	FT_BOOL,
+};
+
+struct field {
+	const char *name;
+	enum ftype type;
+	size_t min, max;			/* FT_STR without names */
+	const char *const *names;		/* an enum: its wire names */
+	size_t nnames;
+	bool (*shape)(const char *s, size_t len);
+	const char *shape_text;			/* why shape() refused */
+};
+
+#define SCALAR(n, t)	{ .name = (n), .type = (t) }
+#define STRING(n, lo, hi) \
+	{ .name = (n), .type = FT_STR, .min = (lo), .max = (hi) }
+#define ENUM(n, list) \
+	{ .name = (n), .type = FT_STR, .names = (list), \
+	  .nnames = ARRAY_SIZE(list) }
+#define SHAPED(n, hi, fn, why) \
+	{ .name = (n), .type = FT_STR, .min = 1, .max = (hi), .shape = (fn), \
+	  .shape_text = (why) }
+
+#define AGENCY_SHAPE	"may hold only A-Z, a-z, 0-9, '.', '_' and '-'"
+#define PERIOD_SHAPE	"must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or YYYY-Www"
+
+static const struct field fields[F_COUNT] = {
+	[F_V]		= SCALAR("v", FT_UINT),
+	[F_TYPE]	= SCALAR("type", FT_STR),
+	[F_ID]		= STRING("id", 1, MSG_ID_MAX),
+	[F_KIND]	= ENUM("kind", kind_names),
+	[F_CATEGORY]	= ENUM("category", category_names),
+	[F_SEVERITY]	= ENUM("severity", severity_names),
+	[F_TITLE]	= STRING("title", 1, MSG_TITLE_MAX),
+	[F_BODY]	= STRING("body", 0, MSG_BODY_MAX),
+	[F_LOCALITY]	= STRING("locality", 1, MSG_LOCALITY_MAX),
+	[F_TASK]	= STRING("task", 1, MSG_TASK_MAX),
+	[F_PERIOD]	= SHAPED("period", MSG_PERIOD_MAX, period_valid,
+				 PERIOD_SHAPE),
+	[F_OCCURRED_AT]	= SCALAR("occurred_at", FT_INSTANT),
+	[F_DRILL]	= SCALAR("drill", FT_BOOL),
+	[F_AGENCY]	= SHAPED("agency", MSG_AGENCY_MAX, agency_valid,
+				 AGENCY_SHAPE),
+	[F_OP]		= ENUM("op", op_names),
+	[F_UNTIL]	= SCALAR("until", FT_INSTANT),
+	[F_TO]		= SHAPED("to", MSG_AGENCY_MAX, agency_valid,
+				 AGENCY_SHAPE),
+	[F_REASON]	= STRING("reason", 1, MSG_REASON_MAX),
+	[F_SEQ]		= SCALAR("seq", FT_UINT),
+	[F_ACCEPTED_AT]	= SCALAR("accepted_at", FT_INSTANT),
+	[F_DUPLICATE]	= SCALAR("duplicate", FT_BOOL),
+	[F_CODE]	= ENUM("code", code_names),
+	[F_ERROR]	= STRING("error", 1, MSG_ERROR_MAX),
+	[F_FROM]	= SCALAR("from", FT_UINT),
+	[F_LAST]	= SCALAR("last", FT_UINT),
+};
+
+#define BASE_KEYS	(B(F_V) | B(F_TYPE))
+#define REPORT_KEYS	(BASE_KEYS | B(F_ID) | B(F_KIND) | B(F_CATEGORY) | \
+			 B(F_SEVERITY) | B(F_TITLE) | B(F_BODY) | \
+			 B(F_LOCALITY) | B(F_TASK) | B(F_PERIOD) | \
+			 B(F_OCCURRED_AT) | B(F_DRILL) | B(F_AGENCY))
+#define REPORT_NEEDS	(BASE_KEYS | B(F_ID) | B(F_KIND) | B(F_CATEGORY) | \
+			 B(F_TITLE))
+#define COMMAND_KEYS	(BASE_KEYS | B(F_ID) | B(F_OP) | B(F_TASK) | \
+			 B(F_UNTIL) | B(F_TO) | B(F_REASON) | B(F_AGENCY))
+#define COMMAND_NEEDS	(BASE_KEYS | B(F_ID) | B(F_OP) | B(F_TASK) | \
+			 B(F_REASON))
+#define STAMP_KEYS	(B(F_AGENCY) | B(F_ACCEPTED_AT))
+#define ACK_KEYS	(BASE_KEYS | B(F_ID) | B(F_SEQ) | B(F_ACCEPTED_AT) | \
+			 B(F_DUPLICATE))
+#define NACK_KEYS	(BASE_KEYS | B(F_ID) | B(F_CODE) | B(F_ERROR))
+#define REPLAY_KEYS	(BASE_KEYS | B(F_FROM))
+#define REPLAY_END_KEYS	(BASE_KEYS | B(F_LAST))
+
+/* Which keys a body of each type may carry, and which it must. */
+static const struct {
+	uint32_t allowed;
+	uint32_t required;
+} shapes[MSG_TYPE_COUNT] = {
+	[MSG_REPORT]		= { REPORT_KEYS, REPORT_NEEDS },
+	[MSG_COMMAND]		= { COMMAND_KEYS, COMMAND_NEEDS },
+	[MSG_REPORT_ACCEPTED]	= { REPORT_KEYS | STAMP_KEYS,
+				    REPORT_NEEDS | STAMP_KEYS },
+	[MSG_COMMAND_ACCEPTED]	= { COMMAND_KEYS | STAMP_KEYS,
+				    COMMAND_NEEDS | STAMP_KEYS },
+	[MSG_ACK]		= { ACK_KEYS, ACK_KEYS },
+	[MSG_NACK]		= { NACK_KEYS, NACK_KEYS },
+	[MSG_REPLAY]		= { REPLAY_KEYS, REPLAY_KEYS },
+	[MSG_REPLAY_END]	= { REPLAY_END_KEYS, REPLAY_END_KEYS },
+};
+
+/* The body types each context accepts, and how to say so. */
+static const struct {
+	enum msg_context ctx;
+	const char *name;
+	enum msg_type type;
+} ctx_types[] = {
+	{ MSG_CTX_SUBMIT,	"report",	MSG_REPORT },
+	{ MSG_CTX_SUBMIT,	"command",	MSG_COMMAND },
+	{ MSG_CTX_EVENT,	"report",	MSG_REPORT_ACCEPTED },
+	{ MSG_CTX_EVENT,	"command",	MSG_COMMAND_ACCEPTED },
+	{ MSG_CTX_ANSWER,	"ack",		MSG_ACK },
+	{ MSG_CTX_ANSWER,	"nack",		MSG_NACK },
+	{ MSG_CTX_REPLAY,	"replay",	MSG_REPLAY },
+	{ MSG_CTX_REPLAY_END,	"replay-end",	MSG_REPLAY_END },
+};
+
+static const char *const ctx_expect[] = {
+	[MSG_CTX_SUBMIT]	= "must be report or command",
+	[MSG_CTX_EVENT]		= "must be report or command",
+	[MSG_CTX_ANSWER]	= "must be ack or nack",
+	[MSG_CTX_REPLAY]	= "must be replay",
+	[MSG_CTX_REPLAY_END]	= "must be replay-end",
+};
+
+static int field_lookup(const char *key, size_t len)
+{
+	int f;
+
+	for (f = 0; f < F_COUNT; f++)
+		if (strlen(fields[f].name) == len &&
+		    memcmp(fields[f].name, key, len) == 0)
+			return f;
+	return -1;
+}
+
+/* ---- decoder ---- */
+
+struct entry {
+	const char *key;
+	size_t klen;
+	struct value val;
+};
+
+struct decoder {
+	enum msg_context ctx;
+	struct msg *m;
+	struct msg_error *err;
+	struct entry ent[MSG_KEYS_MAX];
+	size_t n;
+	char *arena;
+	size_t used;
+	uint32_t seen;
+};
+
+static int code_errno(enum msg_code code)
+{
+	switch (code) {
+	case CODE_TOO_LARGE:
+		return -ERANGE;
+	case CODE_UNSUPPORTED_VERSION:
+		return -EPROTONOSUPPORT;
+	case CODE_INTERNAL:
+		return -ENOMEM;
+	default:
+		return -EINVAL;
+	}
+}
+
+/*
+ * Say what is wrong, as "field: sentence" or just the sentence, and return
+ * the errno that goes with code.
+ */
+__attribute__((format(printf, 4, 5)))
+static int fail(struct decoder *d, enum msg_code code, const char *field,
+		const char *fmt, ...)
+{
+	struct msg_error *err = d->err;
+	size_t off = 0;
+	va_list ap;
+	int n;
+
+	err->code = code;
+	snprintf(err->field, sizeof err->field, "%s", field ? field : "");
+	if (field) {
+		n = snprintf(err->text, sizeof err->text, "%s: ", field);
+		off = n < 0 ? 0 : (size_t)n;
+		if (off >= sizeof err->text)
+			off = sizeof err->text - 1;
+	}
+	va_start(ap, fmt);
+	vsnprintf(err->text + off, sizeof err->text - off, fmt, ap);
+	va_end(ap);
+	return code_errno(code);
+}
+
+/* A key the client chose, made fit for a log line and a NACK. */
+static const char *shown_key(const struct entry *e, char buf[KEY_SHOWN_MAX + 1])
+{
+	size_t i, n = e->klen < KEY_SHOWN_MAX ? e->klen : KEY_SHOWN_MAX;
+
+	if (n == 0)
+		return "\"\"";
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)e->key[i];
+
+		buf[i] = c >= 0x20 && c < 0x7f ? (char)c : '?';
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static const char *expected(enum ftype t)
+{
+	switch (t) {
+	case FT_STR:
+		return "expected a string";
+	case FT_BOOL:
+		return "expected a boolean";
+	default:
+		return "expected an integer";
+	}
+}
+
+static int truncated(struct decoder *d)
+{
+	return fail(d, CODE_INVALID, NULL, "truncated body");
+}
+
+/* First pass: where the keys and values are. */
+static int scan(struct decoder *d, const void *buf, size_t len)
+{
+	struct reader r = { buf, (const uint8_t *)buf + len };
+	char shown[KEY_SHOWN_MAX + 1];
+	struct value top, key;
+	uint64_t i;
+	size_t j;
+	int f;
+
+	if (!read_value(&r, &top))
+		return truncated(d);
+	if (top.kind != V_MAP)
+		return fail(d, CODE_INVALID, NULL, "body is not a map");
+	if (top.u > MSG_KEYS_MAX)
+		return fail(d, CODE_INVALID, NULL, "body has more than %d keys",
+			    MSG_KEYS_MAX);
+	for (i = 0; i < top.u; i++) {
+		struct entry *e = &d->ent[d->n];
+
+		if (!read_value(&r, &key))
+			return truncated(d);
+		if (key.kind != V_STR)
+			return fail(d, CODE_INVALID, NULL,
+				    "body has a key that is not a string");
+		e->key = key.s;
+		e->klen = key.len;
+		for (j = 0; j < d->n; j++)
+			if (d->ent[j].klen == e->klen &&
+			    memcmp(d->ent[j].key, e->key, e->klen) == 0)
+				return fail(d, CODE_INVALID,
+					    shown_key(e, shown),
+					    "duplicate key");
+		if (!read_value(&r, &e->val))
+			return truncated(d);
+		if (e->val.kind == V_RESERVED)
+			return fail(d, CODE_INVALID, NULL,
+				    "body is not valid msgpack");
+		if (e->val.kind == V_ARRAY || e->val.kind == V_MAP ||
+		    e->val.kind == V_EXT) {
+			f = field_lookup(e->key, e->klen);
+			return fail(d, CODE_INVALID, shown_key(e, shown), "%s",
+				    f < 0 ? "unknown key" :
+				    expected(fields[f].type));
+		}
+		d->n++;
+	}
+	if (r.p != r.end)
+		return fail(d, CODE_INVALID, NULL,
+			    "trailing bytes after the body");
+	return 0;
+}
+
+static const struct entry *find(const struct decoder *d, enum field_id f)
+{
+	size_t i, len = strlen(fields[f].name);
+
+	for (i = 0; i < d->n; i++)
+		if (d->ent[i].klen == len &&
+		    memcmp(d->ent[i].key, fields[f].name, len) == 0)
+			return &d->ent[i];
+	return NULL;
+}
+
+/*
+ * One allocation holds every string of the body, each NUL-terminated; the
+ * frame bounds its size, so sizing it for all of them is cheaper than
+ * counting which ones will be kept.
+ */
+static int arena_init(struct decoder *d)
+{
+	size_t i, size = 0;
+
+	for (i = 0; i < d->n; i++)
+		if (d->ent[i].val.kind == V_STR)
+			size += d->ent[i].val.len + 1;
+	if (size == 0)
+		return 0;
+	d->arena = malloc(size);
+	if (!d->arena)
+		return fail(d, CODE_INTERNAL, NULL, "out of memory");
+	d->m->_arena = d->arena;
+	return 0;
+}
+
+static const char *arena_copy(struct decoder *d, const struct value *v)
+{
+	char *s = d->arena + d->used;
+
+	memcpy(s, v->s, v->len);
+	s[v->len] = '\0';
+	d->used += v->len + 1;
+	return s;
+}
+
+static bool str_ok(const struct value *v, size_t min, size_t max)
+{
+	return v->kind == V_STR && v->len >= min && v->len <= max &&
+	       msg_utf8_valid(v->s, v->len) && !memchr(v->s, '\0', v->len);
+}
+
+/*
+ * The NACK of a refused body echoes its id, so the id is read before
+ * anything else can go wrong, wherever a body type carries one.
+ */
+static void echo_id(struct decoder *d)
+{
+	const struct entry *e;
+
+	if (d->ctx != MSG_CTX_SUBMIT && d->ctx != MSG_CTX_EVENT &&
+	    d->ctx != MSG_CTX_ANSWER)
+		return;
+	e = find(d, F_ID);
+	if (e && str_ok(&e->val, 1, MSG_ID_MAX))
+		d->m->id = arena_copy(d, &e->val);
+}
+
+static int check_version(struct decoder *d)
+{
+	const struct entry *e = find(d, F_V);
+
+	if (!e)
+		return fail(d, CODE_INVALID, "v", "required");
+	if (e->val.kind == V_NEG)
+		return fail(d, CODE_INVALID, "v", "must not be negative");
+	if (e->val.kind != V_UINT)
+		return fail(d, CODE_INVALID, "v", "expected an integer");
+	if (e->val.u != MSG_VERSION)
+		return fail(d, CODE_UNSUPPORTED_VERSION, "v",
+			    "version %" PRIu64 " is not supported, only %d",
+			    e->val.u, MSG_VERSION);
+	return 0;
+}
+
+static int check_type(struct decoder *d)
+{
+	const struct entry *e = find(d, F_TYPE);
+	size_t i;
+
+	if (!e)
+		return fail(d, CODE_INVALID, "type", "required");
+	if (e->val.kind != V_STR)
+		return fail(d, CODE_INVALID, "type", "expected a string");
+	for (i = 0; i < ARRAY_SIZE(ctx_types); i++)
+		if (ctx_types[i].ctx == d->ctx &&
+		    strlen(ctx_types[i].name) == e->val.len &&
+		    memcmp(ctx_types[i].name, e->val.s, e->val.len) == 0) {
+			d->m->type = ctx_types[i].type;
+			return 0;
+		}
+	return fail(d, CODE_INVALID, "type", "%s", ctx_expect[d->ctx]);
+}
+
+/* "must be one of a, b, c", from an enum's names. */
+static int fail_enum(struct decoder *d, const struct field *f)
+{
+	char list[160];
+	size_t i, off = 0;
+
+	list[0] = '\0';
+	for (i = 1; i < f->nnames && off < sizeof list; i++)
+		off += snprintf(list + off, sizeof list - off, "%s%s",
+				i > 1 ? ", " : "", f->names[i]);
+	return fail(d, CODE_INVALID, f->name, "must be one of %s", list);
+}
+
+static int check_string(struct decoder *d, const struct field *f,
+			const struct value *v, unsigned *ret_index)
+{
+	if (v->kind != V_STR)
+		return fail(d, CODE_INVALID, f->name, "expected a string");
+	if (!msg_utf8_valid(v->s, v->len))
+		return fail(d, CODE_INVALID, f->name, "invalid UTF-8");
+	if (memchr(v->s, '\0', v->len))
+		return fail(d, CODE_INVALID, f->name, "contains a NUL byte");
+	if (f->names) {
+		*ret_index = index_of(f->names, f->nnames, v->s, v->len);
+		return *ret_index ? 0 : fail_enum(d, f);
+	}
+	if (v->len < f->min)
+		return fail(d, CODE_INVALID, f->name, "must not be empty");
+	if (v->len > f->max)
+		return fail(d, CODE_INVALID, f->name, "longer than %zu bytes",
+			    f->max);
+	if (f->shape && !f->shape(v->s, v->len))
+		return fail(d, CODE_INVALID, f->name, "%s", f->shape_text);
+	return 0;
+}
+
+static int check_int(struct decoder *d, const struct field *f,
+		     const struct value *v)
+{
+	if (v->kind == V_NEG)
+		return fail(d, CODE_INVALID, f->name, "must not be negative");
+	if (v->kind != V_UINT)
+		return fail(d, CODE_INVALID, f->name, "expected an integer");
+	if (f->type == FT_INSTANT && v->u > INT64_MAX)
+		return fail(d, CODE_INVALID, f->name, "out of range");
+	return 0;
+}
+
+/* Check one entry and store it in *m. */
+static int take_field(struct decoder *d, enum field_id id,
+		      const struct value *v)
+{
+	const struct field *f = &fields[id];
+	struct msg *m = d->m;
+	unsigned idx = 0;
+	const char *s = NULL;
+	int r;
+
+	/* A nack may answer a body whose id could not be read. */
+	if (id == F_ID && m->type == MSG_NACK && v->kind != V_STR)
+		return v->kind == V_NIL ? 0 : fail(d, CODE_INVALID, f->name,
+						   "expected a string or nil");
+	switch (f->type) {
+	case FT_STR:
+		r = check_string(d, f, v, &idx);
+		if (r < 0)
+			return r;
+		/* echo_id() has already copied a valid id. */
+		if (!f->names && id != F_ID)
+			s = arena_copy(d, v);
+		break;
+	case FT_UINT:
+	case FT_INSTANT:
+		r = check_int(d, f, v);
+		if (r < 0)
+			return r;
+		break;
+	case FT_BOOL:
+		if (v->kind != V_BOOL)
+			return fail(d, CODE_INVALID, f->name,
+				    "expected a boolean");
+		break;
+	}
+
+	switch (id) {
+	case F_ID:
+	case F_V:
+	case F_TYPE:
+	case F_COUNT:
+		break;
+	case F_KIND:
+		m->kind = idx;
+		break;
+	case F_CATEGORY:
+		m->category = idx;
+		break;
+	case F_SEVERITY:
+		m->severity = idx;
+		break;
+	case F_OP:
+		m->op = idx;
+		break;
+	case F_CODE:
+		m->code = idx;
+		break;
+	case F_TITLE:
+		m->title = s;
+		break;
+	case F_BODY:
+		m->body = s;
+		break;
+	case F_LOCALITY:
+		m->locality = s;
+		break;
+	case F_TASK:
+		m->task = s;
+		break;
+	case F_PERIOD:
+		m->period = s;
+		break;
+	case F_AGENCY:
+		m->agency = s;
+		break;
+	case F_TO:
+		m->to = s;
+		break;
+	case F_REASON:
+		m->reason = s;
+		break;
+	case F_ERROR:
+		m->error = s;
+		break;
+	case F_OCCURRED_AT:
+		m->has_occurred_at = true;
+		m->occurred_at = (instant_t)v->u;
+		break;
+	case F_UNTIL:
+		m->has_until = true;
+		m->until = (instant_t)v->u;
+		break;
+	case F_ACCEPTED_AT:
+		m->accepted_at = (instant_t)v->u;
+		break;
+	case F_SEQ:
+		m->seq = v->u;
+		break;
+	case F_FROM:
+		m->from = v->u;
+		break;
+	case F_LAST:
+		m->last = v->u;
+		break;
+	case F_DRILL:
+		m->drill = v->u;
+		break;
+	case F_DUPLICATE:
+		m->duplicate = v->u;
+		break;
+	}
+	return 0;
+}
+
+static int take_fields(struct decoder *d)
+{
+	uint32_t allowed = shapes[d->m->type].allowed;
+	char shown[KEY_SHOWN_MAX + 1];
+	size_t i;
+	int f, r;
+
+	for (i = 0; i < d->n; i++) {
+		const struct entry *e = &d->ent[i];
+
+		f = field_lookup(e->key, e->klen);
+		if (f < 0 || !(allowed & B(f)))
+			return fail(d, CODE_INVALID, shown_key(e, shown),
+				    "unknown key");
+		d->seen |= B(f);
+		/* check_version() and check_type() went first. */
+		if (f == F_V || f == F_TYPE)
+			continue;
+		r = take_field(d, f, &e->val);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* The rules that depend on a report's kind. */
+static int report_rules(struct decoder *d)
+{
+	const struct msg *m = d->m;
+
+	if (m->kind == KIND_INCIDENT && m->severity == SEVERITY_NONE)
+		return fail(d, CODE_INVALID, "severity",
+			    "required for incident reports");
+	if ((m->kind == KIND_PROGRESS || m->kind == KIND_COMPLETION) &&
+	    !m->task)
+		return fail(d, CODE_INVALID, "task", "required for %s reports",
+			    kind_names[m->kind]);
+	if (m->kind == KIND_PERIODIC && !m->period)
+		return fail(d, CODE_INVALID, "period",
+			    "required for periodic reports");
+	return 0;
+}
+
+/* The rules that depend on a command's op. */
+static int command_rules(struct decoder *d)
+{
+	const struct msg *m = d->m;
+
+	if (m->op == OP_EXTEND && !m->has_until)
+		return fail(d, CODE_INVALID, "until", "required for extend");
+	if (m->op != OP_EXTEND && m->has_until)
+		return fail(d, CODE_INVALID, "until", "only for extend");
+	if (m->op == OP_REASSIGN && !m->to)
+		return fail(d, CODE_INVALID, "to", "required for reassign");
+	if (m->op != OP_REASSIGN && m->to)
+		return fail(d, CODE_INVALID, "to", "only for reassign");
+	return 0;
+}
+
+static int check_required(struct decoder *d)
+{
+	uint32_t missing = shapes[d->m->type].required & ~d->seen;
+	int f;
+
+	for (f = 0; f < F_COUNT; f++)
+		if (missing & B(f))
+			return fail(d, CODE_INVALID, fields[f].name,
+				    "required");
+	switch (d->m->type) {
+	case MSG_REPORT:
+	case MSG_REPORT_ACCEPTED:
+		return report_rules(d);
+	case MSG_COMMAND:
+	case MSG_COMMAND_ACCEPTED:
+		return command_rules(d);
+	default:
+		return 0;
+	}
+}
+
+int msg_decode(const void *buf, size_t len, enum msg_context ctx,
+	       struct msg *m, struct msg_error *err)
+{
+	struct msg_error scratch;
+	struct decoder d = { .ctx = ctx, .m = m, .err = err ? err : &scratch };
+	const char *id;
+	void *arena;
+	int r;
+
+	memset(m, 0, sizeof *m);
+	memset(d.err, 0, sizeof *d.err);
+	if (len > MSG_FRAME_MAX)
+		return fail(&d, CODE_TOO_LARGE, NULL,
+			    "body larger than %d bytes", MSG_FRAME_MAX);
+	if (len == 0)
+		return fail(&d, CODE_INVALID, NULL, "empty body");
+	if ((unsigned)ctx >= ARRAY_SIZE(ctx_expect))
+		return fail(&d, CODE_INVALID, NULL, "unknown context");
+
+	/* Even a body that breaks off can have its id echoed. */
+	r = scan(&d, buf, len);
+	if (arena_init(&d) < 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	echo_id(&d);
+	if (r < 0)
+		goto out;
+
+	r = check_version(&d);
+	if (r == 0)
+		r = check_type(&d);
+	if (r == 0)
+		r = take_fields(&d);
+	if (r == 0)
+		r = check_required(&d);
+out:
+	if (r < 0) {
+		id = m->id;
+		arena = id ? m->_arena : NULL;
+		if (!id)
+			free(m->_arena);
+		memset(m, 0, sizeof *m);
+		m->id = id;
+		m->_arena = arena;
+	}
+	return r;
+}
+
+void msg_free(struct msg *m)
+{
+	if (!m)
+		return;
+	free(m->_arena);
+	memset(m, 0, sizeof *m);
+}
+
+/* ---- encoder ---- */
+
+/*
+ * The fields are gathered first because a msgpack map states its size
+ * before its contents.
+ */
+enum kv_type {
+	KV_STR,
+	KV_UINT,
+	KV_INT,
+	KV_BOOL,
+	KV_NIL,
+};
+
+struct kv {
+	const char *key;
+	enum kv_type type;
+	const char *s;
+	uint64_t u;
+	int64_t i;
+};
+
+struct encoder {
+	struct kv kv[F_COUNT];
+	size_t n;
+};
+
+static void put(struct encoder *e, const char *key, enum kv_type type,
+		const char *s, uint64_t u, int64_t i)
+{
+	e->kv[e->n++] = (struct kv){ key, type, s, u, i };
+}
+
+static void put_str(struct encoder *e, const char *key, const char *s)
+{
+	if (s)
+		put(e, key, KV_STR, s, 0, 0);
+}
+
+static void put_uint(struct encoder *e, const char *key, uint64_t u)
+{
+	put(e, key, KV_UINT, NULL, u, 0);
+}
+
+static void put_int(struct encoder *e, const char *key, int64_t i)
+{
+	put(e, key, KV_INT, NULL, 0, i);
+}
+
+static void put_bool(struct encoder *e, const char *key, bool b)
+{
+	put(e, key, KV_BOOL, NULL, b, 0);
+}
+
+static int enc_report(struct encoder *e, const struct msg *m)
+{
+	const char *kind = msg_kind_name(m->kind);
+	const char *category = msg_category_name(m->category);
+
+	if (!m->id || !kind || !category || !m->title)
+		return -EINVAL;
+	if (m->severity != SEVERITY_NONE && !msg_severity_name(m->severity))
+		return -EINVAL;
+	if (m->kind == KIND_INCIDENT && m->severity == SEVERITY_NONE)
+		return -EINVAL;
+	if ((m->kind == KIND_PROGRESS || m->kind == KIND_COMPLETION) &&
+	    !m->task)
+		return -EINVAL;
+	if (m->kind == KIND_PERIODIC && !m->period)
+		return -EINVAL;
+	if (m->has_occurred_at && m->occurred_at < 0)
+		return -EINVAL;
+	put_str(e, "id", m->id);
+	put_str(e, "kind", kind);
+	put_str(e, "category", category);
+	if (m->severity != SEVERITY_NONE)
+		put_str(e, "severity", msg_severity_name(m->severity));
+	put_str(e, "title", m->title);
+	put_str(e, "body", m->body);
+	put_str(e, "locality", m->locality);
+	put_str(e, "task", m->task);
+	put_str(e, "period", m->period);
+	if (m->has_occurred_at)
+		put_int(e, "occurred_at", m->occurred_at);
+	if (m->drill)
+		put_bool(e, "drill", true);
+	put_str(e, "agency", m->agency);
+	return 0;
+}
+
+static int enc_command(struct encoder *e, const struct msg *m)
+{
+	const char *op = msg_op_name(m->op);
+
+	if (!m->id || !op || !m->task || !m->reason)
+		return -EINVAL;
+	if ((m->op == OP_EXTEND) != m->has_until)
+		return -EINVAL;
+	if ((m->op == OP_REASSIGN) != (m->to != NULL))
+		return -EINVAL;
+	if (m->has_until && m->until < 0)
+		return -EINVAL;
+	put_str(e, "id", m->id);
+	put_str(e, "op", op);
+	put_str(e, "task", m->task);
+	if (m->has_until)
+		put_int(e, "until", m->until);
+	put_str(e, "to", m->to);
+	put_str(e, "reason", m->reason);
+	put_str(e, "agency", m->agency);
+	return 0;
+}
+
+/* The stamp intake adds to an accepted body before publishing it. */
+static int enc_stamp(struct encoder *e, const struct msg *m)
+{
+	if (!m->agency || m->accepted_at < 0)
+		return -EINVAL;
+	put_int(e, "accepted_at", m->accepted_at);
+	return 0;
+}
+
+static int enc_fields(struct encoder *e, const struct msg *m)
+{
+	int r;
+
+	switch (m->type) {
+	case MSG_REPORT:
+		put_str(e, "type", "report");
+		return enc_report(e, m);
+	case MSG_REPORT_ACCEPTED:
+		put_str(e, "type", "report");
+		r = enc_report(e, m);
+		return r < 0 ? r : enc_stamp(e, m);
+	case MSG_COMMAND:
+		put_str(e, "type", "command");
+		return enc_command(e, m);
+	case MSG_COMMAND_ACCEPTED:
+		put_str(e, "type", "command");
+		r = enc_command(e, m);
+		return r < 0 ? r : enc_stamp(e, m);
+	case MSG_ACK:
+		if (!m->id || m->accepted_at < 0)
+			return -EINVAL;
+		put_str(e, "type", "ack");
+		put_str(e, "id", m->id);
+		put_uint(e, "seq", m->seq);
+		put_int(e, "accepted_at", m->accepted_at);
+		put_bool(e, "duplicate", m->duplicate);
+		return 0;
+	case MSG_NACK:
+		if (!msg_code_name(m->code) || !m->error)
+			return -EINVAL;
+		put_str(e, "type", "nack");
+		if (m->id)
+			put_str(e, "id", m->id);
+		else
+			put(e, "id", KV_NIL, NULL, 0, 0);
+		put_str(e, "code", msg_code_name(m->code));
+		put_str(e, "error", m->error);
+		return 0;
+	case MSG_REPLAY:
+		put_str(e, "type", "replay");
+		put_uint(e, "from", m->from);
+		return 0;
+	case MSG_REPLAY_END:
+		put_str(e, "type", "replay-end");
+		put_uint(e, "last", m->last);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+static int pack_kv(msgpack_packer *pk, const struct kv *kv)
+{
+	size_t len = strlen(kv->key);
+
+	if (msgpack_pack_str(pk, len) ||
+	    msgpack_pack_str_body(pk, kv->key, len))
+		return -1;
+	switch (kv->type) {
+	case KV_STR:
+		len = strlen(kv->s);
+		return msgpack_pack_str(pk, len) ||
+		       msgpack_pack_str_body(pk, kv->s, len) ? -1 : 0;
+	case KV_UINT:
+		return msgpack_pack_uint64(pk, kv->u);
+	case KV_INT:
+		return msgpack_pack_int64(pk, kv->i);
+	case KV_BOOL:
+		return kv->u ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
+	case KV_NIL:
+		return msgpack_pack_nil(pk);
+	}
+	return -1;
+}
+
+int msg_encode(const struct msg *m, void **ret_buf, size_t *ret_len)
+{
+	struct encoder e = { .n = 0 };
+	msgpack_sbuffer sbuf;
+	msgpack_packer pk;
+	size_t i;
+	int r;
+
+	if (m->type != MSG_HEARTBEAT) {
+		put_uint(&e, "v", MSG_VERSION);
+		r = enc_fields(&e, m);
+		if (r < 0)
+			return r;
+	}
+
+	msgpack_sbuffer_init(&sbuf);
+	msgpack_packer_init(&pk, &sbuf, msgpack_sbuffer_write);
+	/* msgpack-c's only failure is its buffer failing to grow. */
+	if (msgpack_pack_map(&pk, e.n) < 0)
+		goto nomem;
+	for (i = 0; i < e.n; i++)
+		if (pack_kv(&pk, &e.kv[i]) < 0)
+			goto nomem;
+	*ret_len = sbuf.size;
+	*ret_buf = msgpack_sbuffer_release(&sbuf);
+	return 0;
+nomem:
+	msgpack_sbuffer_destroy(&sbuf);
+	return -ENOMEM;
+}

@@ -1,0 +1,552 @@
+/*
+ * test_config.c - lib/config: the bundled file, defaults, paths, and every
+ * kind of mistake an operator can make, each reported at the right line.
+ *
+ * Each test writes its own files into a fresh directory under $TMPDIR, so
+ * that relative paths, missing files and directories are real ones.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <libgen.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "config.h"
+
+struct fixture {
+	char dir[PATH_MAX];	/* the temporary directory, resolved */
+	char path[PATH_MAX + 64];	/* the last file written */
+};
+
+static int setup(void **state)
+{
+	const char *tmp = getenv("TMPDIR");
+	struct fixture *fx = calloc(1, sizeof *fx);
+	char templ[PATH_MAX];
+
+	if (!fx)
+		return -1;
+	snprintf(templ, sizeof templ, "%s/test_config.XXXXXX",
+		 tmp ? tmp : "/tmp");
+	/* Resolved, because config_load() resolves the file's directory. */
+	if (!mkdtemp(templ) || !realpath(templ, fx->dir))
+		return -1;
+	*state = fx;
+	return 0;
+}
+
+static int remove_one(const char *path, const struct stat *st, int flag,
+		      struct FTW *ftw)
+{
+	return remove(path);
+}
+
+static int teardown(void **state)
+{
+	struct fixture *fx = *state;
+
+	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(fx);
+	return 0;
+}
+
+/* Write text to dir/name and remember it as fx->path. */
+static const char *write_file(struct fixture *fx, const char *name,
+			      const char *text)
+{
+	FILE *f;
+
+	snprintf(fx->path, sizeof fx->path, "%s/%s", fx->dir, name);
+	f = fopen(fx->path, "we");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	return fx->path;
+}
+
+/* Load text as baton.conf; on success the config must be freed. */
+static int load(struct fixture *fx, const char *text, struct config **c,
+		struct config_error *err)
+{
+	memset(err, 0, sizeof *err);
+	*c = NULL;
+	return config_load(write_file(fx, "baton.conf", text), c, err);
+}
+
+/* text must fail with -EINVAL at line, with msg. */
+static void assert_invalid(struct fixture *fx, const char *text, int line,
+			   const char *msg)
+{
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx, text, &c, &err), -EINVAL);
+	assert_null(c);
+	assert_string_equal(err.file, fx->path);
+	assert_string_equal(err.msg, msg);
+	assert_int_equal(err.line, line);
+}
+
+/* ------------------------------------------------------------- good files */
+
+/* The file we ship loads, with its values and no comment left in them. */
+static void test_bundled_file(void **state)
+{
+	const char *source = getenv("BATON_SOURCE");
+	char path[PATH_MAX], here[PATH_MAX];
+	struct config_error err;
+	struct config *c = NULL;
+
+	if (source) {
+		snprintf(path, sizeof path, "%s/config/baton.conf", source);
+	} else {
+		/* This file is tests/unit/test_config.c in the source tree. */
+		snprintf(here, sizeof here, "%s", __FILE__);
+		snprintf(path, sizeof path, "%s/../../config/baton.conf",
+			 dirname(here));
+	}
+	assert_int_equal(config_load(path, &c, &err), 0);
+	assert_string_equal(c->path, path);
+	assert_string_equal(c->state_dir, "/var/lib/baton");
+	assert_int_equal(c->auth, CONFIG_AUTH_NONE);
+	assert_int_equal(c->map_size, 64 << 20);
+	assert_string_equal(c->intake.submit, "tcp://127.0.0.1:7400");
+	assert_string_equal(c->intake.publish, "ipc:///run/baton/intake.pub");
+	assert_string_equal(c->intake.replay, "ipc:///run/baton/intake.replay");
+	assert_int_equal(c->intake.max_message_size, 1 << 20);
+	assert_int_equal(c->intake.max_batch, 1024);
+	assert_string_equal(c->router.publish, "ipc:///run/baton/router.pub");
+	assert_string_equal(c->router.replay, "ipc:///run/baton/router.replay");
+	assert_string_equal(c->deadline.publish,
+			    "ipc:///run/baton/deadline.pub");
+	assert_string_equal(c->deadline.replay,
+			    "ipc:///run/baton/deadline.replay");
+	assert_string_equal(c->notify.feed, "tcp://127.0.0.1:7410");
+	assert_null(c->agencies);
+	assert_true(c->dir[0] == '/');
+	config_free(c);
+}
+
+/* An empty file is the documented defaults, every one of them. */
+static void test_defaults(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx, "", &c, &err), 0);
+	assert_string_equal(c->dir, fx->dir);
+	assert_string_equal(c->state_dir, "/var/lib/baton");
+	assert_int_equal(c->auth, CONFIG_AUTH_CURVE);
+	assert_null(c->agencies);
+	assert_null(c->routes);
+	assert_null(c->calendar);
+	assert_int_equal(c->map_size, 64 << 20);
+	assert_string_equal(c->intake.submit, "tcp://127.0.0.1:7400");
+	assert_string_equal(c->intake.publish, "ipc:///run/baton/intake.pub");
+	assert_string_equal(c->intake.replay, "ipc:///run/baton/intake.replay");
+	assert_int_equal(c->intake.max_message_size, 1 << 20);
+	assert_int_equal(c->intake.max_batch, 1024);
+	assert_string_equal(c->router.publish, "ipc:///run/baton/router.pub");
+	assert_string_equal(c->router.replay, "ipc:///run/baton/router.replay");
+	assert_string_equal(c->deadline.publish,
+			    "ipc:///run/baton/deadline.pub");
+	assert_string_equal(c->deadline.replay,
+			    "ipc:///run/baton/deadline.replay");
+	assert_string_equal(c->notify.feed, "tcp://127.0.0.1:7410");
+	config_free(c);
+}
+
+/* Keys that are set replace their default; the rest keep theirs. */
+static void test_values(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx,
+			      "[baton]\n"
+			      "state_dir = /srv/baton\n"
+			      "auth = curve\n"
+			      "map_size = 1GiB\n"
+			      "[intake]\n"
+			      "submit = inproc://submit\n"
+			      "max_message_size = 65536\n"
+			      "max_batch = 65536\n"
+			      "[notify]\n"
+			      "feed=tcp://*:9000\n",
+			      &c, &err), 0);
+	assert_string_equal(c->state_dir, "/srv/baton");
+	assert_int_equal(c->auth, CONFIG_AUTH_CURVE);
+	assert_int_equal(c->map_size, 1 << 30);
+	assert_string_equal(c->intake.submit, "inproc://submit");
+	assert_string_equal(c->intake.publish, "ipc:///run/baton/intake.pub");
+	assert_int_equal(c->intake.max_message_size, 65536);
+	assert_int_equal(c->intake.max_batch, 65536);
+	assert_string_equal(c->notify.feed, "tcp://*:9000");
+	config_free(c);
+}
+
+/* Comments after values, indentation and blank lines change nothing. */
+static void test_comments_and_blanks(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx,
+			      "\xef\xbb\xbf; a comment after a BOM\n"
+			      "# another\n"
+			      "\n"
+			      "[baton] ; the main section\n"
+			      "  state_dir = /srv/b;x   ; not part of it\n"
+			      "\tauth = none\t; tab before\n"
+			      "[intake]\r\n"
+			      "max_batch = 7\r\n",
+			      &c, &err), 0);
+	assert_string_equal(c->state_dir, "/srv/b;x");
+	assert_int_equal(c->auth, CONFIG_AUTH_NONE);
+	assert_int_equal(c->intake.max_batch, 7);
+	config_free(c);
+}
+
+/* Relative paths are taken from the file's directory and made absolute. */
+static void test_relative_paths(void **state)
+{
+	struct fixture *fx = *state;
+	char expect[PATH_MAX + 64], cwd[PATH_MAX];
+	struct config_error err;
+	struct config *c;
+
+	snprintf(expect, sizeof expect, "%s/etc", fx->dir);
+	assert_int_equal(mkdir(expect, 0700), 0);
+	write_file(fx, "etc/baton.conf",
+		   "[baton]\n"
+		   "state_dir = state\n"
+		   "agencies = agencies.conf\n"
+		   "routes = ../rules/routes.conf\n"
+		   "calendar = /abs/calendar.conf\n");
+	assert_int_equal(config_load(fx->path, &c, &err), 0);
+	snprintf(expect, sizeof expect, "%s/etc", fx->dir);
+	assert_string_equal(c->dir, expect);
+	snprintf(expect, sizeof expect, "%s/etc/state", fx->dir);
+	assert_string_equal(c->state_dir, expect);
+	snprintf(expect, sizeof expect, "%s/etc/agencies.conf", fx->dir);
+	assert_string_equal(c->agencies, expect);
+	snprintf(expect, sizeof expect, "%s/etc/../rules/routes.conf", fx->dir);
+	assert_string_equal(c->routes, expect);
+	assert_string_equal(c->calendar, "/abs/calendar.conf");
+	config_free(c);
+
+	/* A relative file name is made absolute too, from the cwd. */
+	assert_non_null(getcwd(cwd, sizeof cwd));
+	assert_int_equal(chdir(fx->dir), 0);
+	assert_int_equal(config_load("etc/baton.conf", &c, &err), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(c->path, "etc/baton.conf");
+	snprintf(expect, sizeof expect, "%s/etc/agencies.conf", fx->dir);
+	assert_string_equal(c->agencies, expect);
+	config_free(c);
+}
+
+/* ----------------------------------------------------------- bad files */
+
+static void test_unknown_key(void **state)
+{
+	assert_invalid(*state,
+		       "[intake]\n"
+		       "publish = ipc:///x\n"
+		       "sumbit = tcp://127.0.0.1:7400\n",
+		       3, "unknown key 'sumbit' in [intake]");
+	/* A key of another section is unknown here. */
+	assert_invalid(*state,
+		       "[router]\n"
+		       "\n"
+		       "max_batch = 5\n",
+		       3, "unknown key 'max_batch' in [router]");
+}
+
+/* An unknown section is an error at its header, even with nothing under it. */
+static void test_unknown_section(void **state)
+{
+	assert_invalid(*state,
+		       "[baton]\n"
+		       "auth = none\n"
+		       "[intkae]\n",
+		       3, "unknown section [intkae]");
+	assert_invalid(*state,
+		       "[Intake]\n"
+		       "submit = tcp://127.0.0.1:1\n",
+		       1, "unknown section [Intake]");
+	/* Also behind a UTF-8 byte order mark. */
+	assert_invalid(*state,
+		       "\xef\xbb\xbf[intkae]\n"
+		       "submit = tcp://127.0.0.1:1\n",
+		       1, "unknown section [intkae]");
+}
+
+static void test_key_outside_section(void **state)
+{
+	assert_invalid(*state,
+		       "; top\n"
+		       "auth = none\n",
+		       2, "key 'auth' is outside any [section]");
+}
+
+/* A second value for a key is refused at its line, also across headers. */
+static void test_duplicate_key(void **state)
+{
+	assert_invalid(*state,
+		       "[intake]\n"
+		       "max_batch = 10\n"
+		       "[baton]\n"
+		       "[intake]\n"
+		       "max_batch = 20\n",
+		       5, "duplicate key 'max_batch' in [intake]");
+	/* An indented line is a key of its own, not a continuation. */
+	assert_invalid(*state,
+		       "[intake]\n"
+		       "submit = tcp://a:1\n"
+		       "   submit = tcp://b:1\n",
+		       3, "duplicate key 'submit' in [intake]");
+}
+
+static void test_syntax_error(void **state)
+{
+	assert_invalid(*state,
+		       "[baton]\n"
+		       "auth = none\n"
+		       "\n"
+		       "just some words\n",
+		       4, "expected [section] or key = value");
+	assert_invalid(*state,
+		       "[baton]\n"
+		       "[intake\n",
+		       2, "expected [section] or key = value");
+}
+
+static void test_bad_endpoint(void **state)
+{
+	static const char *bad[] = {
+		"http://127.0.0.1:7400", "127.0.0.1:7400", "tcp://", "ipc://",
+		"tcp://127.0.0.1 :7400", "TCP://127.0.0.1:7400", "",
+	};
+	char text[256], msg[256];
+	size_t i;
+
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		snprintf(text, sizeof text, "[intake]\nsubmit = %s\n", bad[i]);
+		snprintf(msg, sizeof msg, "invalid endpoint '%s' for submit: "
+			 "expected tcp://, ipc:// or inproc:// and an address",
+			 bad[i]);
+		assert_invalid(*state, text, 2, msg);
+	}
+}
+
+static void test_bad_size(void **state)
+{
+	assert_invalid(*state, "[baton]\nmap_size = 12Q\n", 2,
+		       "invalid size '12Q' for map_size: "
+		       "expected bytes or K, M, G, T");
+	assert_invalid(*state, "[baton]\nmap_size = 1.5G\n", 2,
+		       "invalid size '1.5G' for map_size: "
+		       "expected bytes or K, M, G, T");
+	assert_invalid(*state, "[baton]\nmap_size = 0\n", 2,
+		       "map_size = 0 is out of range "
+		       "(1 to 18446744073709551615)");
+	assert_invalid(*state, "[baton]\nmap_size = 16777216T\n", 2,
+		       "size '16777216T' for map_size is too large");
+	assert_invalid(*state, "[intake]\nmax_message_size = 8388608T\n", 2,
+		       "max_message_size = 8388608T is out of range "
+		       "(1 to 9223372036854775807)");
+}
+
+static void test_bad_auth(void **state)
+{
+	assert_invalid(*state, "[baton]\nauth = password\n", 2,
+		       "invalid auth 'password': expected curve or none");
+	assert_invalid(*state, "[baton]\nauth = \n", 2,
+		       "invalid auth '': expected curve or none");
+}
+
+/* max_batch is 1..65536; anything else, or not a number, is refused. */
+static void test_max_batch_range(void **state)
+{
+	assert_invalid(*state, "[intake]\nmax_batch = 0\n", 2,
+		       "max_batch = 0 is out of range (1 to 65536)");
+	assert_invalid(*state, "[intake]\nmax_batch = 65537\n", 2,
+		       "max_batch = 65537 is out of range (1 to 65536)");
+	assert_invalid(*state, "[intake]\nmax_batch = 99999999999999999999\n",
+		       2, "max_batch = 99999999999999999999 is out of range "
+		       "(1 to 65536)");
+	assert_invalid(*state, "[intake]\nmax_batch = -1\n", 2,
+		       "invalid number '-1' for max_batch");
+	assert_invalid(*state, "[intake]\nmax_batch = 1K\n", 2,
+		       "invalid number '1K' for max_batch");
+}
+
+static void test_empty_path(void **state)
+{
+	assert_invalid(*state, "[baton]\nagencies =\n", 2,
+		       "empty path for agencies");
+}
+
+/* inih would cut a long line in two; it is refused at its own line instead. */
+static void test_long_line(void **state)
+{
+	char text[1024];
+
+	snprintf(text, sizeof text, "[baton]\nstate_dir = /%0300d\n"
+		 "auth = none\n", 0);
+	assert_invalid(*state, text, 2, "line longer than 199 characters");
+}
+
+/* Of several mistakes the first is reported, whatever its kind. */
+static void test_first_error_wins(void **state)
+{
+	assert_invalid(*state,
+		       "[baton]\n"
+		       "auth = maybe\n"
+		       "nonsense\n"
+		       "[nowhere]\n",
+		       2, "invalid auth 'maybe': expected curve or none");
+	assert_invalid(*state,
+		       "[baton]\n"
+		       "nonsense\n"
+		       "auth = maybe\n",
+		       2, "expected [section] or key = value");
+}
+
+/* ------------------------------------------------- files that cannot be read */
+
+static void test_missing_file(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err = { .line = 99 };
+	struct config *c = NULL;
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof path, "%s/absent.conf", fx->dir);
+	assert_int_equal(config_load(path, &c, &err), -ENOENT);
+	assert_null(c);
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.msg, strerror(ENOENT));
+	/* err may be NULL. */
+	assert_int_equal(config_load(path, &c, NULL), -ENOENT);
+}
+
+/* A directory opens but does not read: an error, not an empty config. */
+static void test_directory(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c = NULL;
+
+	assert_int_equal(config_load(fx->dir, &c, &err), -EISDIR);
+	assert_null(c);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.msg, strerror(EISDIR));
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static void test_parse_size(void **state)
+{
+	static const struct {
+		const char *text;
+		uint64_t value;
+	} good[] = {
+		{ "0", 0 },
+		{ "1048576", 1048576 },
+		{ "512B", 512 },
+		{ "64K", 64 << 10 },
+		{ "64KiB", 64 << 10 },
+		{ "64KB", 64 << 10 },
+		{ "1M", 1 << 20 },
+		{ "2G", UINT64_C(2) << 30 },
+		{ "3TiB", UINT64_C(3) << 40 },
+		{ "16777215T", UINT64_C(16777215) << 40 },
+		{ "18446744073709551615", UINT64_MAX },
+	};
+	static const char *bad[] = {
+		"", "K", "B", "iB", "-1", "+1", " 1", "1 ", "1 K", "1.5M",
+		"1k", "1X", "1KiBB", "1iB", "1Ki", "1MK", "0x10",
+	};
+	uint64_t v;
+	size_t i;
+
+	for (i = 0; i < sizeof good / sizeof good[0]; i++) {
+		v = 42;
+		assert_int_equal(config_parse_size(good[i].text, &v), 0);
+		assert_int_equal(v, good[i].value);
+	}
+	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		v = 42;
+		assert_int_equal(config_parse_size(bad[i], &v), -EINVAL);
+		assert_int_equal(v, 42);
+	}
+	assert_int_equal(config_parse_size("16777216T", &v), -ERANGE);
+	assert_int_equal(config_parse_size("18446744073709551616", &v),
+			 -ERANGE);
+	assert_int_equal(config_parse_size("99999999999999999999K", &v),
+			 -ERANGE);
+	assert_int_equal(v, 42);
+}
+
+static void test_state_path(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+	char *s;
+
+	assert_int_equal(load(fx, "[baton]\nstate_dir = /srv/baton\n", &c,
+			      &err), 0);
+	s = config_state_path(c, "intake");
+	assert_string_equal(s, "/srv/baton/intake");
+	free(s);
+	config_free(c);
+	config_free(NULL);
+}
+
+int main(void)
+{
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+	const struct CMUnitTest tests[] = {
+		T(test_bundled_file),
+		T(test_defaults),
+		T(test_values),
+		T(test_comments_and_blanks),
+		T(test_relative_paths),
+		T(test_unknown_key),
+		T(test_unknown_section),
+		T(test_key_outside_section),
+		T(test_duplicate_key),
+		T(test_syntax_error),
+		T(test_bad_endpoint),
+		T(test_bad_size),
+		T(test_bad_auth),
+		T(test_max_batch_range),
+		T(test_empty_path),
+		T(test_long_line),
+		T(test_first_error_wins),
+		T(test_missing_file),
+		T(test_directory),
+		T(test_parse_size),
+		T(test_state_path),
+	};
+#undef T
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,48 @@
+/*
+ * batonctl.h - what the operator tool's command files share.
+ */
+#ifndef BATONCTL_H
+#define BATONCTL_H
+
+#include <stdbool.h>
+
+#include "config.h"
+
+struct ctl {
+	const char *config_path;
+	struct config *conf;	/* loaded on first use by ctl_config() */
+};
+
+/* A command: argv[0] is its name; returns the exit status. */
+typedef int (*ctl_fn)(struct ctl *ctl, int argc, char **argv);
+
+struct command {
+	const char *name;
+	ctl_fn fn;
+	const char *args;	/* synopsis after the name */
+	const char *help;	/* one line */
+	const char *options;	/* its options, one per line, or NULL */
+};
+
+/* Print a command's usage, help line and options to stdout; returns 0. */
+int ctl_help(const char *name);
+
+/* The configuration, loaded on first use; NULL after printing why not. */
+const struct config *ctl_config(struct ctl *ctl);
+
+/* Print "batonctl: <message>" to stderr. */
+void ctl_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Usage error for cmd: one line, then the hint; returns exit status 2. */
+int ctl_usage(const char *cmd, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Parse an unsigned decimal; false when text is not one. */
+bool ctl_parse_u64(const char *text, unsigned long long *ret);
+
+int cmd_submit(struct ctl *ctl, int argc, char **argv);
+int cmd_log(struct ctl *ctl, int argc, char **argv);
+int cmd_verify(struct ctl *ctl, int argc, char **argv);
+int cmd_status(struct ctl *ctl, int argc, char **argv);
+
+#endif

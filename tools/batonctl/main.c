@@ -1,0 +1,200 @@
+/*
+ * batonctl/main.c - the operator tool: a table of commands.
+ *
+ * Every command reads the same baton.conf as the daemons. Inspection opens
+ * the daemons' LMDB environments read-only (LMDB readers never block the
+ * writer); every change goes through intake, so that intake's log stays the
+ * one ordered record of what happened. Exit status: 0 success, 1 the command
+ * failed or was refused, 2 bad usage, 3 no answer.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batonctl.h"
+#include "log.h"
+
+static int cmd_help(struct ctl *ctl, int argc, char **argv);
+
+static const struct command commands[] = {
+	{ "submit", cmd_submit, "[OPTIONS] | --file FILE",
+	  "submit a report from options or a JSON file",
+"  -a, --agency NAME      the reporting agency (required with auth = none)\n"
+"  -i, --id ID            the report id (default: generated); resending the\n"
+"                         same id is safe\n"
+"  -k, --kind KIND        incident, progress, completion or periodic\n"
+"  -C, --category CAT     cybersecurity, information-security, cyber-defense\n"
+"                         or toxic-information\n"
+"  -s, --severity SEV     low, medium, high or critical (incidents)\n"
+"  -t, --title TEXT       what happened, in one line\n"
+"  -b, --body TEXT        the details\n"
+"  -l, --locality CODE    the province or city it concerns\n"
+"  -T, --task ID          the task a progress or completion report is about\n"
+"  -p, --period P         the period of a periodic report, e.g. 2026-Q3\n"
+"  -o, --occurred-at T    when it happened (2026-11-25T08:30:00Z or Unix ms)\n"
+"  -d, --drill            part of an exercise\n"
+"  -f, --file FILE        the body as a JSON object (- for stdin); options\n"
+"                         above fill in keys the file does not have\n"
+"  -e, --endpoint EP      submit socket (default: [intake] submit)\n"
+"  -w, --timeout DUR      give up after DUR without an answer (default 10s);\n"
+"                         the report is resent every 2s meanwhile\n"
+"      --json             print the answer as JSON\n"
+"\nExit status: 0 acknowledged, 1 refused (the reason is printed), 2 bad\n"
+"usage, 3 no answer.\n" },
+	{ "log", cmd_log, "[--since SEQ] [--limit N] [--json]",
+	  "list intake's log: every accepted message, in order",
+"  -s, --since SEQ   start at sequence SEQ (default 1)\n"
+"  -n, --limit N     show at most N records\n"
+"      --json        one JSON object per line, every field\n" },
+	{ "verify", cmd_verify, "",
+	  "check the hash chain of intake's log and name the first bad record",
+	  NULL },
+	{ "status", cmd_status, "[--json]",
+	  "state and counters of every daemon's store",
+"      --json        as one JSON object\n" },
+	{ "help", cmd_help, "[COMMAND]", "show this help, or a command's", NULL },
+};
+
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: batonctl [-c FILE] COMMAND [ARGS]\n\n"
+		   "Inspect and operate Baton.\n\n"
+		   "  -c, --config FILE  configuration file (default %s)\n"
+		   "  -h, --help         this help\n"
+		   "      --version      print the version\n\n"
+		   "commands:\n", CONFIG_DEFAULT_PATH);
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+	fprintf(f, "\n'batonctl COMMAND --help' shows a command's options.\n");
+}
+
+static const struct command *find(const char *name)
+{
+	for (size_t i = 0; i < NCOMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static int cmd_help(struct ctl *ctl, int argc, char **argv)
+{
+	if (argc < 2) {
+		usage(stdout);
+		return 0;
+	}
+	if (!find(argv[1]))
+		return ctl_usage("help", "unknown command '%s'", argv[1]);
+	return ctl_help(argv[1]);
+}
+
+int ctl_help(const char *name)
+{
+	const struct command *c = find(name);
+
+	printf("usage: batonctl %s %s\n\n%s\n", c->name, c->args, c->help);
+	if (c->options)
+		printf("\n%s", c->options);
+	return 0;
+}
+
+void ctl_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("batonctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+int ctl_usage(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "batonctl %s: ", cmd);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, " (see 'batonctl %s --help')\n", cmd);
+	return 2;
+}
+
+bool ctl_parse_u64(const char *text, unsigned long long *ret)
+{
+	char *end;
+
+	if (!text[0] || text[0] == '-' || text[0] == '+')
+		return false;
+	errno = 0;
+	*ret = strtoull(text, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+const struct config *ctl_config(struct ctl *ctl)
+{
+	struct config_error err;
+
+	if (ctl->conf)
+		return ctl->conf;
+	if (config_load(ctl->config_path, &ctl->conf, &err) < 0) {
+		if (err.line > 0)
+			ctl_error("%s:%d: %s", err.file, err.line, err.msg);
+		else
+			ctl_error("%s: %s", err.file, err.msg);
+		return NULL;
+	}
+	return ctl->conf;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct ctl ctl = { .config_path = CONFIG_DEFAULT_PATH };
+	const struct command *cmd;
+	int c, r;
+
+	log_init("batonctl", 0);
+	/* '+': stop at the command name; its options are its own. */
+	while ((c = getopt_long(argc, argv, "+c:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ctl.config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("batonctl %s\n", BATON_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind == argc) {
+		usage(stderr);
+		return 2;
+	}
+	cmd = find(argv[optind]);
+	if (!cmd) {
+		ctl_error("unknown command '%s' (see 'batonctl help')",
+			  argv[optind]);
+		return 2;
+	}
+	c = optind;
+	optind = 0;	/* glibc: reinitialise getopt for the command */
+	r = cmd->fn(&ctl, argc - c, argv + c);
+	config_free(ctl.conf);
+	return r;
+}
