@@ -33,6 +33,7 @@
 #define BUS_MAX_SESSIONS	64
 #define BUS_REPLAY_SLICE	512	/* events per session per tick */
 #define BUS_REPLAY_RETRY_MS	2000	/* re-ask a replay nobody answers */
+#define BUS_CONNECT_RETRY_MS	50	/* re-ask when not yet connected */
 #define BUS_BATCH_MAX		1024	/* events applied per transaction */
 #define BUS_AHEAD_MAX_BYTES	(16u << 20)
 #define BUS_ID_MAX		255
@@ -496,8 +497,13 @@ static void ask_replay(struct bus_sub *s)
 	s->replay_activity = time_mono();
 	if (msg_encode(&req, &buf, &len) < 0)
 		return;		/* retried by the tick */
+	/*
+	 * ZMQ_IMMEDIATE refuses the send until the connection is up (right
+	 * after start, or while the publisher is down): ask again soon
+	 * rather than queue requests that would all be answered at once.
+	 */
 	if (send_frame(s->dealer, buf, len, 0) < 0)
-		log_debug("%s: %s: %s", __func__, s->name, strerror(errno));
+		s->replay_activity -= BUS_REPLAY_RETRY_MS - BUS_CONNECT_RETRY_MS;
 	free(buf);
 }
 
@@ -883,5 +889,5 @@ int64_t bus_sub_tick(struct bus_sub *s, int64_t now)
 	log_debug("%s: %s: replay unanswered, asking again", __func__,
 		  s->name);
 	ask_replay(s);
-	return BUS_REPLAY_RETRY_MS;
+	return s->replay_activity + BUS_REPLAY_RETRY_MS - now;
 }

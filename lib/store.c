@@ -301,6 +301,7 @@ int store_put(struct store_txn *t, store_table_t tab, const void *key,
 {
 	MDB_val k = { klen, (void *)key }, v = { vlen, (void *)val };
 	unsigned f = 0;
+	int r;
 
 	if (klen == 0)
 		return -EINVAL;
@@ -308,7 +309,11 @@ int store_put(struct store_txn *t, store_table_t tab, const void *key,
 		f |= MDB_NOOVERWRITE;
 	if (flags & STORE_APPEND)
 		f |= MDB_APPEND;
-	return store_errno(mdb_put(t->txn, t->store->dbi[tab], &k, &v, f));
+	r = mdb_put(t->txn, t->store->dbi[tab], &k, &v, f);
+	/* LMDB says KEYEXIST for an append that does not sort last. */
+	if (r == MDB_KEYEXIST && (flags & STORE_APPEND))
+		return -EINVAL;
+	return store_errno(r);
 }
 
 int store_del(struct store_txn *t, store_table_t tab, const void *key,

@@ -19,7 +19,10 @@
  * corruption and version mismatches -> -EIO.
  *
  * Never keep a read transaction open across the event loop: it pins the
- * pages it sees and the file grows without bound.
+ * pages it sees and the file grows without bound. A read-only store adopts
+ * a grown map in store_begin(), which LMDB allows only while that process
+ * has no other transaction open on it: read-only users take one snapshot
+ * at a time.
  */
 #ifndef BATON_STORE_H
 #define BATON_STORE_H

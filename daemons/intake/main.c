@@ -136,9 +136,10 @@ static int run(struct intake *in)
 		      in->conf->intake.submit, bus_pub_last(in->pub));
 	r = service_run(in->svc);
 	log_info("stopping: accepted %" PRIu64 ", duplicates %" PRIu64
-		 ", refused %" PRIu64 ", last seq %" PRIu64,
+		 ", refused %" PRIu64 ", last seq %" PRIu64 " in %" PRIu64
+		 " commits, %" PRIu64 " answers undeliverable",
 		 in->accepted, in->duplicates, in->refused,
-		 bus_pub_last(in->pub));
+		 bus_pub_last(in->pub), in->commits, in->dropped_answers);
 	return r;
 }
 
