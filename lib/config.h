@@ -19,7 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CONFIG_DEFAULT_PATH "/etc/baton/baton.conf"
+/* /etc/baton/baton.conf when installed with PREFIX=/usr. */
+#define CONFIG_DEFAULT_PATH BATON_SYSCONFDIR "/baton/baton.conf"
 
 enum config_auth {
 	CONFIG_AUTH_CURVE = 0,	/* the default: keys decide the agency */
