@@ -302,9 +302,9 @@ enum vkind {
 
 struct value {
 	enum vkind kind;
-	uint64_t u;		/* V_UINT, V_BOOL; element count of V_MAP */
+	uint64_t u;		/* V_UINT, V_BOOL; entries of V_MAP, V_ARRAY */
 	const char *s;		/* V_STR, V_BIN: points into the frame */
-	size_t len;
+	size_t len;		/* V_STR, V_BIN; V_EXT: type byte + payload */
 };
 
 struct reader {
@@ -389,6 +389,7 @@ static bool read_value(struct reader *r, struct value *v)
 	}
 	if (b >= 0x90 && b <= 0x9f) {
 		v->kind = V_ARRAY;
+		v->u = b & 0x0f;
 		return true;
 	}
 	if (b >= 0xa0 && b <= 0xbf) {
@@ -437,7 +438,7 @@ static bool read_value(struct reader *r, struct value *v)
 	case 0xdc:
 	case 0xdd:
 		v->kind = V_ARRAY;
-		return true;
+		return take_be(r, b == 0xdc ? 2 : 4, &v->u);
 	case 0xde:
 	case 0xdf:
 		v->kind = V_MAP;
@@ -445,12 +446,20 @@ static bool read_value(struct reader *r, struct value *v)
 	case 0xc7:
 	case 0xc8:
 	case 0xc9:
+		/* ext 8/16/32: length, then type byte and payload */
+		v->kind = V_EXT;
+		if (!take_be(r, (size_t)1 << (b - 0xc7), &raw))
+			return false;
+		v->len = (size_t)raw + 1;
+		return true;
 	case 0xd4:
 	case 0xd5:
 	case 0xd6:
 	case 0xd7:
 	case 0xd8:
+		/* fixext 1..16: type byte and payload */
 		v->kind = V_EXT;
+		v->len = 1 + ((size_t)1 << (b - 0xd4));
 		return true;
 	default:
 		v->kind = V_RESERVED;
@@ -715,6 +724,63 @@ static int truncated(struct decoder *d)
 	return fail(d, CODE_INVALID, NULL, "truncated body");
 }
 
+/*
+ * Skip the contents of the container v just read, without recursion: a
+ * count of the values still to read, which each byte of the frame can
+ * only lower, so hostile counts end at the frame's end. Returns false when
+ * the frame ends first.
+ */
+static bool skip_contents(struct reader *r, const struct value *v)
+{
+	uint64_t pending = v->kind == V_MAP ? 2 * v->u :
+			   v->kind == V_ARRAY ? v->u : 0;
+	struct value c;
+
+	/* An ext's payload is left unread by read_value(). */
+	if (v->kind == V_EXT && !take(r, v->len))
+		return false;
+	while (pending > 0) {
+		if (!read_value(r, &c))
+			return false;
+		pending--;
+		if (c.kind == V_MAP)
+			pending += 2 * c.u;
+		else if (c.kind == V_ARRAY)
+			pending += c.u;
+		else if (c.kind == V_EXT && !take(r, c.len))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * After the first pass refused an entry, read on through the remaining
+ * top-level entries for nothing but the id, so that the NACK can echo it
+ * wherever it stands. Whatever else is wrong there is not reported: the
+ * first error stands.
+ */
+static void salvage_id(struct decoder *d, struct reader *r,
+		       const struct value *bad, uint64_t left)
+{
+	struct value key, val;
+
+	if (!skip_contents(r, bad))
+		return;
+	while (left-- > 0 && d->n < MSG_KEYS_MAX) {
+		if (!read_value(r, &key) || !read_value(r, &val) ||
+		    !skip_contents(r, &val))
+			return;
+		if (key.kind == V_STR && key.len == 2 &&
+		    memcmp(key.s, "id", 2) == 0 && val.kind == V_STR) {
+			d->ent[d->n].key = key.s;
+			d->ent[d->n].klen = key.len;
+			d->ent[d->n].val = val;
+			d->n++;
+			return;
+		}
+	}
+}
+
 /* First pass: where the keys and values are. */
 static int scan(struct decoder *d, const void *buf, size_t len)
 {
@@ -723,7 +789,7 @@ static int scan(struct decoder *d, const void *buf, size_t len)
 	struct value top, key;
 	uint64_t i;
 	size_t j;
-	int f;
+	int f, r_err;
 
 	if (!read_value(&r, &top))
 		return truncated(d);
@@ -742,23 +808,28 @@ static int scan(struct decoder *d, const void *buf, size_t len)
 				    "body has a key that is not a string");
 		e->key = key.s;
 		e->klen = key.len;
-		for (j = 0; j < d->n; j++)
-			if (d->ent[j].klen == e->klen &&
-			    memcmp(d->ent[j].key, e->key, e->klen) == 0)
-				return fail(d, CODE_INVALID,
-					    shown_key(e, shown),
-					    "duplicate key");
 		if (!read_value(&r, &e->val))
 			return truncated(d);
 		if (e->val.kind == V_RESERVED)
 			return fail(d, CODE_INVALID, NULL,
 				    "body is not valid msgpack");
+		for (j = 0; j < d->n; j++)
+			if (d->ent[j].klen == e->klen &&
+			    memcmp(d->ent[j].key, e->key, e->klen) == 0) {
+				r_err = fail(d, CODE_INVALID,
+					     shown_key(e, shown),
+					     "duplicate key");
+				salvage_id(d, &r, &e->val, top.u - i - 1);
+				return r_err;
+			}
 		if (e->val.kind == V_ARRAY || e->val.kind == V_MAP ||
 		    e->val.kind == V_EXT) {
 			f = field_lookup(e->key, e->klen);
-			return fail(d, CODE_INVALID, shown_key(e, shown), "%s",
-				    f < 0 ? "unknown key" :
-				    expected(fields[f].type));
+			r_err = fail(d, CODE_INVALID, shown_key(e, shown), "%s",
+				     f < 0 ? "unknown key" :
+				     expected(fields[f].type));
+			salvage_id(d, &r, &e->val, top.u - i - 1);
+			return r_err;
 		}
 		d->n++;
 	}

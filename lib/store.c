@@ -15,7 +15,11 @@
 #include <lmdb.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "store.h"
@@ -24,6 +28,7 @@
 
 struct store {
 	MDB_env *env;
+	int lock_fd;		/* the writer's claim on the directory */
 	bool read_only;
 	unsigned ntables;
 	MDB_dbi dbi[STORE_MAX_TABLES];
@@ -102,6 +107,28 @@ out:
 	return r;
 }
 
+/*
+ * One writer per environment: LMDB serialises write transactions but
+ * would let a second daemon started by mistake write beside the first
+ * and publish the same sequence numbers. An flock on a file of our own
+ * (never LMDB's lock.mdb, whose fcntl locks any close would drop) is
+ * released by the kernel however the holder dies.
+ */
+static int claim(struct store *s, const char *path)
+{
+	char *file;
+
+	if (asprintf(&file, "%s/writer.lock", path) < 0)
+		return -ENOMEM;
+	s->lock_fd = open(file, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	free(file);
+	if (s->lock_fd < 0)
+		return -errno;
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0)
+		return errno == EWOULDBLOCK ? -EBUSY : -errno;
+	return 0;
+}
+
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **ret)
 {
@@ -121,7 +148,15 @@ int store_open(const char *path, const struct store_options *opt,
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return -ENOMEM;
+	s->lock_fd = -1;
 	s->read_only = opt->read_only;
+	if (!opt->read_only) {
+		r = claim(s, path);
+		if (r < 0) {
+			store_close(s);
+			return r;
+		}
+	}
 	r = mdb_env_create(&s->env);
 	if (r)
 		goto fail;
@@ -158,6 +193,8 @@ void store_close(struct store *s)
 		free(s->names[i]);
 	if (s->env)
 		mdb_env_close(s->env);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
 	free(s);
 }
 

@@ -50,9 +50,11 @@ struct store_options {
 #define STORE_APPEND		0x2	/* the key sorts after every other */
 
 /*
- * Open (creating if opt->create) the environment in directory path.
+ * Open (creating if opt->create) the environment in directory path. A
+ * writer holds an exclusive lock on path/writer.lock until store_close():
+ * a second writer gets -EBUSY; readers are never refused.
  * Returns 0 and sets *ret, -ENOENT if the directory or environment is
- * missing, -EACCES, -EIO (not an LMDB environment), -ENOMEM.
+ * missing, -EBUSY, -EACCES, -EIO (not an LMDB environment), -ENOMEM.
  */
 int store_open(const char *path, const struct store_options *opt,
 	       struct store **ret);

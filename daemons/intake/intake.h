@@ -32,6 +32,7 @@ struct intake {
 
 	/* Counters for STATUS= and batonctl status. */
 	uint64_t accepted, duplicates, refused, dropped_answers, commits;
+	int64_t status_at;		/* monotonic ms of the last STATUS= */
 
 	/* Refusals are logged, but at most a few per second. */
 	int64_t log_window;

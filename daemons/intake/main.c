@@ -19,6 +19,8 @@
 #include "intake.h"
 #include "log.h"
 
+#define STATUS_EVERY_MS	1000
+
 static void usage(FILE *f)
 {
 	fprintf(f,
@@ -55,15 +57,18 @@ static int load_config(const char *path, struct config **ret)
 static int64_t on_tick(void *arg, int64_t now)
 {
 	struct intake *in = arg;
-	static const int64_t status_every = 1000;
 	int64_t next = bus_pub_tick(in->pub, now);
 
-	service_status(in->svc,
-		       "accepted %" PRIu64 ", duplicates %" PRIu64
-		       ", refused %" PRIu64 ", last seq %" PRIu64,
-		       in->accepted, in->duplicates, in->refused,
-		       bus_pub_last(in->pub));
-	return next < status_every ? next : status_every;
+	/* Once a second: each STATUS= is a blocking datagram to systemd. */
+	if (now - in->status_at >= STATUS_EVERY_MS) {
+		service_status(in->svc,
+			       "accepted %" PRIu64 ", duplicates %" PRIu64
+			       ", refused %" PRIu64 ", last seq %" PRIu64,
+			       in->accepted, in->duplicates, in->refused,
+			       bus_pub_last(in->pub));
+		in->status_at = now;
+	}
+	return next < STATUS_EVERY_MS ? next : STATUS_EVERY_MS;
 }
 
 static int on_replay(void *arg, short revents)
@@ -94,8 +99,12 @@ static int run(struct intake *in)
 	if (!dir)
 		return -ENOMEM;
 	r = store_open(dir, &so, &in->store);
-	if (r < 0) {
+	if (r == -EBUSY)
+		log_warnx("store %s is in use: is another baton-intake "
+			  "running on this configuration?", dir);
+	else if (r < 0)
 		log_warnx("store %s: %s", dir, strerror(-r));
+	if (r < 0) {
 		free(dir);
 		return r;
 	}

@@ -978,6 +978,36 @@ static void test_id_echoed_when_last(void **state)
 	msg_free(&m);
 }
 
+/*
+ * The id is echoed even when a nested value or a duplicate key before it
+ * stops the first pass: the rest of the body is walked for the id alone.
+ */
+static void test_id_echoed_after_a_bad_value(void **state)
+{
+	/* {"title":[[1],{"a":1}], "v":1, "x":<fixext>, "id":"r-9"} */
+	static const char nested[] =
+		"\x84\xa5title\x92\x91\x01\x81\xa1" "a\x01"
+		"\xa1v\x01\xa1x\xd4\x01\x01\xa2id\xa3r-9";
+	/* {"v":1, "v":1, "id":"r-8"} */
+	static const char dup[] = "\x83\xa1v\x01\xa1v\x01\xa2id\xa3r-8";
+	struct msg_error err;
+	struct msg m;
+
+	assert_int_equal(msg_decode(nested, sizeof(nested) - 1,
+				    MSG_CTX_SUBMIT, &m, &err), -EINVAL);
+	assert_string_equal(err.text, "title: expected a string");
+	assert_non_null(m.id);
+	assert_string_equal(m.id, "r-9");
+	msg_free(&m);
+
+	assert_int_equal(msg_decode(dup, sizeof(dup) - 1, MSG_CTX_SUBMIT, &m,
+				    &err), -EINVAL);
+	assert_string_equal(err.text, "v: duplicate key");
+	assert_non_null(m.id);
+	assert_string_equal(m.id, "r-8");
+	msg_free(&m);
+}
+
 /* An unsupported version still echoes the id. */
 static void test_id_echoed_on_unsupported_version(void **state)
 {
@@ -1770,6 +1800,7 @@ int main(void)
 		cmocka_unit_test(test_nack_nil_id_decoded),
 		cmocka_unit_test(test_id_echoed_on_failure),
 		cmocka_unit_test(test_id_echoed_when_last),
+		cmocka_unit_test(test_id_echoed_after_a_bad_value),
 		cmocka_unit_test(test_id_echoed_on_unsupported_version),
 		cmocka_unit_test(test_id_echoed_on_truncated_body),
 		cmocka_unit_test(test_id_absent_when_invalid),

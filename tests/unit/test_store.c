@@ -215,6 +215,25 @@ static void test_open_creates_nested_dirs(void **state)
 	assert_true(S_ISREG(sb.st_mode));
 }
 
+/*
+ * One writer per environment: a second writer is refused while the first
+ * holds it, and admitted once it is closed.
+ */
+static void test_second_writer_refused(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_options opt = { .create = true };
+	struct store *second = NULL;
+
+	open_rw(fx, 0);
+	assert_int_equal(store_open(fx->path, &opt, &second), -EBUSY);
+	assert_null(second);
+	store_close(fx->st);
+	fx->st = NULL;
+	assert_int_equal(store_open(fx->path, &opt, &second), 0);
+	store_close(second);
+}
+
 /* Without create, a missing directory is -ENOENT and is not made. */
 static void test_open_missing_without_create(void **state)
 {
@@ -863,6 +882,7 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_open_creates_nested_dirs),
 		T(test_open_missing_without_create),
+		T(test_second_writer_refused),
 		T(test_tables_by_name),
 		T(test_too_many_tables),
 		T(test_put_get_del),
