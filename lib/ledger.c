@@ -2,8 +2,21 @@
  * ledger.c - intake's hash-chained log and its id index (see ledger.h).
  *
  * The newest link is kept in memory so an append costs one hash and no
- * read; ledger_rollback() puts back the link of the last commit when a
+ * read; ledger_rollback() puts back the state of the last commit when a
  * transaction is abandoned. libsodium's crypto_generichash is BLAKE2b.
+ *
+ * Why ids are indexed late. Every message needs its (agency, id) findable
+ * so that a resend gets the first answer. Written straight into the
+ * intake.ids B-tree, each id lands on a leaf page chosen by its key, so a
+ * commit of reports from 32 agencies dirties 32 leaves and their branches:
+ * most of the bytes each fdatasync has to push. Instead the id goes into
+ * the chain row of its record, which is appended like the record itself,
+ * and into a table in memory. When that table holds LEDGER_RECENT_MAX ids
+ * they are written to intake.ids in one go, inside an ordinary group
+ * commit, where many ids share each leaf. On start-up the table is rebuilt
+ * from the chain rows after the last indexed sequence. The index is
+ * therefore always derivable from data that was committed with the record,
+ * and a crash anywhere loses nothing.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -12,14 +25,137 @@
 
 #include "ledger.h"
 
+/* Chain row: link, accepted_at (i64 BE), agency NUL id. */
+#define ROW_FIXED		(LEDGER_LINK_LEN + 8)
+#define KEY_MAX			(64 + 1 + 128)	/* agency NUL id, bytes */
+#define INDEXED_KEY		"indexed"
+
+/* ---- the table of recent ids ---- */
+
+struct slot {
+	uint64_t hash;		/* 0: empty */
+	uint64_t seq;
+	instant_t at;
+	size_t off;		/* key in recent.keys */
+	size_t len;
+};
+
+struct recent {
+	struct slot *slots;
+	size_t cap;		/* a power of two */
+	size_t n;
+	char *keys;		/* every key, back to back */
+	size_t keys_len, keys_cap;
+	uint8_t sipkey[crypto_shorthash_KEYBYTES];
+};
+
+/* SipHash with a per-process key: clients choose ids, not our collisions. */
+static uint64_t recent_hash(const struct recent *rc, const char *key,
+			    size_t len)
+{
+	uint64_t h;
+
+	crypto_shorthash((unsigned char *)&h, (const unsigned char *)key, len,
+			 rc->sipkey);
+	return h ? h : 1;
+}
+
+static struct slot *recent_find(const struct recent *rc, const char *key,
+				size_t len, uint64_t h)
+{
+	size_t mask = rc->cap - 1;
+
+	for (size_t i = h & mask;; i = (i + 1) & mask) {
+		struct slot *s = &rc->slots[i];
+
+		if (s->hash == 0)
+			return s;
+		if (s->hash == h && s->len == len &&
+		    memcmp(rc->keys + s->off, key, len) == 0)
+			return s;
+	}
+}
+
+static int recent_grow(struct recent *rc)
+{
+	size_t cap = rc->cap ? rc->cap * 2 : 1024;
+	struct slot *old = rc->slots, *n;
+	size_t oldcap = rc->cap;
+
+	n = calloc(cap, sizeof(*n));
+	if (!n)
+		return -ENOMEM;
+	rc->slots = n;
+	rc->cap = cap;
+	for (size_t i = 0; i < oldcap; i++)
+		if (old[i].hash)
+			*recent_find(rc, rc->keys + old[i].off, old[i].len,
+				     old[i].hash) = old[i];
+	free(old);
+	return 0;
+}
+
+static int recent_add(struct recent *rc, const char *key, size_t len,
+		      uint64_t seq, instant_t at)
+{
+	struct slot *s;
+	uint64_t h;
+	int r;
+
+	if (2 * (rc->n + 1) > rc->cap) {
+		r = recent_grow(rc);
+		if (r < 0)
+			return r;
+	}
+	if (rc->keys_len + len > rc->keys_cap) {
+		size_t cap = rc->keys_cap ? 2 * rc->keys_cap : 65536;
+		char *k;
+
+		while (cap < rc->keys_len + len)
+			cap *= 2;
+		k = realloc(rc->keys, cap);
+		if (!k)
+			return -ENOMEM;
+		rc->keys = k;
+		rc->keys_cap = cap;
+	}
+	h = recent_hash(rc, key, len);
+	s = recent_find(rc, key, len, h);
+	if (s->hash)
+		return -EEXIST;
+	memcpy(rc->keys + rc->keys_len, key, len);
+	*s = (struct slot){ h, seq, at, rc->keys_len, len };
+	rc->keys_len += len;
+	rc->n++;
+	return 0;
+}
+
+static void recent_clear(struct recent *rc)
+{
+	if (rc->slots)
+		memset(rc->slots, 0, rc->cap * sizeof(*rc->slots));
+	rc->n = 0;
+	rc->keys_len = 0;
+}
+
+static void recent_free(struct recent *rc)
+{
+	free(rc->slots);
+	free(rc->keys);
+}
+
+/* ---- the ledger ---- */
+
 struct ledger {
 	struct store *st;
 	struct bus_pub *pub;
-	store_table_t events, chain, ids;
+	store_table_t events, chain, ids, meta;
 	uint8_t link[LEDGER_LINK_LEN];		/* newest, in the open txn */
 	uint8_t committed[LEDGER_LINK_LEN];	/* newest on disk */
-	char *key;				/* scratch: agency NUL id */
-	size_t key_cap;
+	uint64_t indexed;			/* ids up to here are in ids */
+	uint64_t indexing;			/* the open txn indexes up to */
+	struct recent recent;			/* ids after indexed */
+	uint8_t row[ROW_FIXED + KEY_MAX];	/* scratch: a chain row */
 };
 
 int ledger_link(const uint8_t prev[LEDGER_LINK_LEN],
@@ -42,13 +178,81 @@ int ledger_link(const uint8_t prev[LEDGER_LINK_LEN],
 	return 0;
 }
 
+/* "agency NUL id" into buf (KEY_MAX bytes); returns its length or -EINVAL. */
+static ssize_t make_key(char *buf, const char *agency, const char *id)
+{
+	size_t a = strlen(agency), i = strlen(id);
+
+	if (a == 0 || i == 0 || a + 1 + i > KEY_MAX)
+		return -EINVAL;
+	memcpy(buf, agency, a);
+	buf[a] = '\0';
+	memcpy(buf + a + 1, id, i);
+	return a + 1 + i;
+}
+
+/*
+ * Load what the last commit left: the newest link, the indexed mark, and
+ * the recent ids from the chain rows after it.
+ */
+static int load(struct ledger *l)
+{
+	struct store_cursor *c = NULL;
+	struct store_txn *t = NULL;
+	const void *k, *v;
+	size_t klen, vlen;
+	uint8_t key[8];
+	int r;
+
+	memset(l->committed, 0, LEDGER_LINK_LEN);
+	l->indexed = 0;
+	recent_clear(&l->recent);
+	r = store_begin(l->st, false, &t);
+	if (r < 0)
+		return r;
+	r = store_get(t, l->meta, INDEXED_KEY, strlen(INDEXED_KEY), &v, &vlen);
+	if (r == 0 && vlen == 8)
+		l->indexed = store_u64_from(v);
+	r = store_last(t, l->chain, &k, &klen, &v, &vlen);
+	if (r == -ENOENT) {
+		r = 0;
+		goto out;
+	}
+	if (r == 0 && vlen < LEDGER_LINK_LEN)
+		r = -EBADMSG;
+	if (r < 0)
+		goto out;
+	memcpy(l->committed, v, LEDGER_LINK_LEN);
+
+	r = store_cursor_open(t, l->chain, &c);
+	if (r < 0)
+		goto out;
+	store_u64_key(l->indexed + 1, key);
+	r = store_cursor_seek(c, key, sizeof(key));
+	while (r == 0 &&
+	       (r = store_cursor_next(c, &k, &klen, &v, &vlen)) == 0) {
+		if (klen != 8 || vlen <= ROW_FIXED) {
+			r = -EBADMSG;
+			break;
+		}
+		r = recent_add(&l->recent, (const char *)v + ROW_FIXED,
+			       vlen - ROW_FIXED, store_u64_from(k),
+			       (instant_t)store_u64_from((const uint8_t *)v +
+							 LEDGER_LINK_LEN));
+	}
+	if (r == -ENOENT)
+		r = 0;
+out:
+	store_cursor_close(c);
+	store_abort(t);
+	memcpy(l->link, l->committed, LEDGER_LINK_LEN);
+	l->indexing = l->indexed;
+	return r;
+}
+
 int ledger_open(struct store *st, struct bus_pub *pub, struct ledger **ret)
 {
-	struct store_txn *t = NULL;
 	struct ledger *l;
-	const void *v;
-	size_t klen, vlen;
-	const void *k;
 	int r;
 
 	if (sodium_init() < 0)
@@ -58,70 +262,55 @@ int ledger_open(struct store *st, struct bus_pub *pub, struct ledger **ret)
 		return -ENOMEM;
 	l->st = st;
 	l->pub = pub;
+	randombytes_buf(l->recent.sipkey, sizeof(l->recent.sipkey));
 	r = store_table(st, BUS_EVENTS_TABLE, &l->events);
 	if (r == 0)
 		r = store_table(st, LEDGER_CHAIN_TABLE, &l->chain);
 	if (r == 0)
 		r = store_table(st, LEDGER_IDS_TABLE, &l->ids);
 	if (r == 0)
-		r = store_begin(st, false, &t);
-	if (r < 0)
-		goto fail;
-	r = store_last(t, l->chain, &k, &klen, &v, &vlen);
-	if (r == 0 && vlen == LEDGER_LINK_LEN)
-		memcpy(l->committed, v, LEDGER_LINK_LEN);
-	else if (r == 0)
-		r = -EBADMSG;
-	store_abort(t);
-	if (r < 0 && r != -ENOENT)
-		goto fail;
-	memcpy(l->link, l->committed, LEDGER_LINK_LEN);
+		r = store_table(st, LEDGER_META_TABLE, &l->meta);
+	if (r == 0)
+		r = load(l);
+	if (r < 0) {
+		ledger_free(l);
+		return r;
+	}
 	*ret = l;
 	return 0;
-fail:
-	ledger_free(l);
-	return r;
 }
 
 void ledger_free(struct ledger *l)
 {
 	if (!l)
 		return;
-	free(l->key);
+	recent_free(&l->recent);
 	free(l);
-}
-
-/* Build "agency NUL id" in the scratch key; returns its length or -ENOMEM. */
-static ssize_t make_key(struct ledger *l, const char *agency, const char *id)
-{
-	size_t a = strlen(agency), i = strlen(id), n = a + 1 + i;
-
-	if (n > l->key_cap) {
-		char *k = realloc(l->key, n);
-
-		if (!k)
-			return -ENOMEM;
-		l->key = k;
-		l->key_cap = n;
-	}
-	memcpy(l->key, agency, a);
-	l->key[a] = '\0';
-	memcpy(l->key + a + 1, id, i);
-	return n;
 }
 
 int ledger_lookup(struct ledger *l, struct store_txn *t, const char *agency,
 		  const char *id, uint64_t *seq, instant_t *accepted_at)
 {
+	char key[KEY_MAX];
+	const struct slot *s;
 	const void *v;
 	size_t vlen;
 	ssize_t n;
 	int r;
 
-	n = make_key(l, agency, id);
+	n = make_key(key, agency, id);
 	if (n < 0)
-		return n;
-	r = store_get(t, l->ids, l->key, n, &v, &vlen);
+		return -ENOENT;
+	if (l->recent.n > 0) {
+		s = recent_find(&l->recent, key, n,
+				recent_hash(&l->recent, key, n));
+		if (s->hash) {
+			*seq = s->seq;
+			*accepted_at = s->at;
+			return 0;
+		}
+	}
+	r = store_get(t, l->ids, key, n, &v, &vlen);
 	if (r < 0)
 		return r;
 	if (vlen != 16)
@@ -135,14 +324,24 @@ int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 		  const char *id, instant_t accepted_at, const char *topic,
 		  const void *body, size_t len, uint64_t *ret_seq)
 {
-	uint8_t val[16], key[8];
+	char *key = (char *)l->row + ROW_FIXED;
 	struct bus_event ev;
-	uint64_t seq;
+	uint64_t seq, s;
+	instant_t at;
+	uint8_t kbe[8];
 	ssize_t n;
 	int r;
 
 	if (!l->pub)
 		return -EINVAL;
+	n = make_key(key, agency, id);
+	if (n < 0)
+		return n;
+	r = ledger_lookup(l, t, agency, id, &s, &at);
+	if (r == 0)
+		return -EEXIST;
+	if (r != -ENOENT)
+		return r;
 	r = bus_pub_append(l->pub, t, topic, body, len, &seq);
 	if (r < 0)
 		return r;
@@ -153,34 +352,70 @@ int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 	r = ledger_link(l->link, &ev, l->link);
 	if (r < 0)
 		return r;
-	store_u64_key(seq, key);
-	r = store_put(t, l->chain, key, sizeof(key), l->link, LEDGER_LINK_LEN,
+	memcpy(l->row, l->link, LEDGER_LINK_LEN);
+	store_u64_key((uint64_t)accepted_at, l->row + LEDGER_LINK_LEN);
+	store_u64_key(seq, kbe);
+	r = store_put(t, l->chain, kbe, sizeof(kbe), l->row, ROW_FIXED + n,
 		      STORE_APPEND);
 	if (r < 0)
 		return r;
-	n = make_key(l, agency, id);
-	if (n < 0)
-		return n;
-	store_u64_key(seq, val);
-	store_u64_key((uint64_t)accepted_at, val + 8);
-	r = store_put(t, l->ids, l->key, n, val, sizeof(val),
-		      STORE_NOOVERWRITE);
+	r = recent_add(&l->recent, key, n, seq, accepted_at);
 	if (r < 0)
 		return r;
 	*ret_seq = seq;
 	return 0;
 }
 
-void ledger_rollback(struct ledger *l)
+int ledger_index(struct ledger *l, struct store_txn *t)
 {
-	memcpy(l->link, l->committed, LEDGER_LINK_LEN);
+	const struct recent *rc = &l->recent;
+	uint64_t last = l->indexed;
+	uint8_t val[16];
+	int r;
+
+	for (size_t i = 0; i < rc->cap; i++) {
+		const struct slot *s = &rc->slots[i];
+
+		if (!s->hash)
+			continue;
+		store_u64_key(s->seq, val);
+		store_u64_key((uint64_t)s->at, val + 8);
+		r = store_put(t, l->ids, rc->keys + s->off, s->len, val,
+			      sizeof(val), 0);
+		if (r < 0)
+			return r;
+		if (s->seq > last)
+			last = s->seq;
+	}
+	store_u64_key(last, val);
+	r = store_put(t, l->meta, INDEXED_KEY, strlen(INDEXED_KEY), val, 8, 0);
+	if (r < 0)
+		return r;
+	l->indexing = last;
+	return 0;
+}
+
+bool ledger_index_due(const struct ledger *l)
+{
+	return l->recent.n >= LEDGER_RECENT_MAX;
+}
+
+int ledger_rollback(struct ledger *l)
+{
 	if (l->pub)
 		bus_pub_rollback(l->pub);
+	/* Rare (a full map): reloading is simpler than undoing in place. */
+	return load(l);
 }
 
 void ledger_committed(struct ledger *l)
 {
 	memcpy(l->committed, l->link, LEDGER_LINK_LEN);
+	if (l->indexing != l->indexed) {
+		/* What the txn indexed is in intake.ids now. */
+		l->indexed = l->indexing;
+		recent_clear(&l->recent);
+	}
 }
 
 int ledger_verify(struct store *st, ledger_progress_fn fn, void *arg,
@@ -188,22 +423,25 @@ int ledger_verify(struct store *st, ledger_progress_fn fn, void *arg,
 {
 	struct store_cursor *ce = NULL, *cc = NULL;
 	uint8_t link[LEDGER_LINK_LEN] = { 0 };
+	store_table_t events, chain;
 	struct store_txn *t = NULL;
-	struct ledger *l = NULL;
 	uint64_t total = 0, n = 0;
 	int r, rc;
 
 	*count = 0;
 	*bad = 0;
-	r = ledger_open(st, NULL, &l);
+	/* Not ledger_open(): a damaged row must be named, not stop us. */
+	r = store_table(st, BUS_EVENTS_TABLE, &events);
+	if (r == 0)
+		r = store_table(st, LEDGER_CHAIN_TABLE, &chain);
 	if (r == 0)
 		r = store_begin(st, false, &t);
 	if (r == 0)
-		r = store_count(t, l->events, &total);
+		r = store_count(t, events, &total);
 	if (r == 0)
-		r = store_cursor_open(t, l->events, &ce);
+		r = store_cursor_open(t, events, &ce);
 	if (r == 0)
-		r = store_cursor_open(t, l->chain, &cc);
+		r = store_cursor_open(t, chain, &cc);
 	if (r < 0)
 		goto out;
 	r = store_cursor_seek(ce, NULL, 0);
@@ -223,7 +461,7 @@ int ledger_verify(struct store *st, ledger_progress_fn fn, void *arg,
 		/* Records and links must run 1, 2, 3... side by side. */
 		if (r < 0 || rc < 0 || eklen != 8 || cklen != 8 ||
 		    store_u64_from(ek) != n || store_u64_from(ck) != n ||
-		    cvlen != LEDGER_LINK_LEN ||
+		    cvlen < LEDGER_LINK_LEN ||
 		    bus_record_parse(n, ev, evlen, &e) < 0 ||
 		    ledger_link(link, &e, link) < 0 ||
 		    memcmp(link, cv, LEDGER_LINK_LEN) != 0) {
@@ -239,6 +477,5 @@ out:
 	store_cursor_close(ce);
 	store_cursor_close(cc);
 	store_abort(t);
-	ledger_free(l);
 	return r;
 }

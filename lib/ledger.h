@@ -5,10 +5,16 @@
  * The log is the intake publisher's event table (BUS_EVENTS_TABLE): record n
  * is event n, so "seq N of the intake log" in an ACK and sequence N on the
  * bus are the same thing, and replaying the bus is reading the log. Beside it
- * the ledger keeps two tables in the same environment:
+ * the ledger keeps three tables in the same environment:
  *
- *   intake.chain  seq (u64 BE) -> link(seq), 32 bytes
- *   intake.ids    agency NUL id -> seq (u64 BE), accepted_at (i64 BE)
+ *   intake.chain  seq (u64 BE) -> link(seq) (32 bytes), accepted_at
+ *                 (i64 BE), agency NUL id
+ *   intake.ids    agency NUL id -> seq (u64 BE), accepted_at (i64 BE),
+ *                 for every seq up to intake.meta "indexed"
+ *   intake.meta   "indexed" -> u64 BE
+ *
+ * Ids after "indexed" are found through a table in memory, rebuilt from the
+ * chain rows on open, and written to intake.ids in bulk (ledger.c says why).
  *
  * where
  *
@@ -20,13 +26,15 @@
  * (This detects editing the data, not an attacker who rewrites the whole
  * chain; signing the head is for a later issue.)
  *
- * intake writes through ledger_append(); batonctl reads with ledger_verify()
- * and ledger_lookup(). Both live here so the layout is defined once.
+ * intake writes through ledger_append(); batonctl reads with
+ * ledger_verify(). Both live here so the layout is defined once.
  */
 #ifndef BATON_LEDGER_H
 #define BATON_LEDGER_H
 
+#include <stdbool.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "bus.h"
 #include "store.h"
@@ -34,14 +42,19 @@
 
 #define LEDGER_CHAIN_TABLE	"intake.chain"
 #define LEDGER_IDS_TABLE	"intake.ids"
+#define LEDGER_META_TABLE	"intake.meta"
 #define LEDGER_LINK_LEN		32
+/* Recent ids held in memory before they are written to intake.ids. */
+#define LEDGER_RECENT_MAX	65536
 
 struct ledger;
 
 /*
- * Open the ledger's tables in st (read-only stores: they must exist) and
- * load the newest link. pub may be NULL for a reader; ledger_append() then
- * fails. Returns 0 and sets *ret, store errors, -ENOMEM.
+ * Open the ledger's tables in st (read-only stores: they must exist), load
+ * the newest link and the ids not yet indexed. pub may be NULL for a
+ * reader; ledger_append() then fails.
+ * Returns 0 and sets *ret, store errors, -EBADMSG (a malformed chain row),
+ * -ENOMEM.
  */
 int ledger_open(struct store *st, struct bus_pub *pub, struct ledger **ret);
 
@@ -58,15 +71,29 @@ int ledger_lookup(struct ledger *l, struct store_txn *t, const char *agency,
 /*
  * Append a message to the log in write transaction t: its event (topic,
  * body) through the publisher, its link and its id.
- * Returns 0 and sets *ret_seq, -EINVAL (no publisher), store errors
- * (-ENOSPC: abort t, call ledger_rollback(), grow, redo).
+ * Returns 0 and sets *ret_seq, -EEXIST (agency already sent id: nothing
+ * is appended; ledger_lookup() gives the first answer), -EINVAL (no
+ * publisher, or an empty or oversized agency or id), store errors
+ * (-ENOSPC: abort t, call ledger_rollback(), grow, redo), -ENOMEM.
  */
 int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 		  const char *id, instant_t accepted_at, const char *topic,
 		  const void *body, size_t len, uint64_t *ret_seq);
 
-/* The transaction holding appended messages was aborted: forget them. */
-void ledger_rollback(struct ledger *l);
+/* Whether enough ids wait in memory to be worth a ledger_index(). */
+bool ledger_index_due(const struct ledger *l);
+
+/*
+ * Write every id held in memory to intake.ids in write transaction t
+ * (they leave memory at ledger_committed()). Returns 0 or store errors.
+ */
+int ledger_index(struct ledger *l, struct store_txn *t);
+
+/*
+ * The transaction holding appended messages was aborted: forget them and
+ * reload the state of the last commit. Returns 0 or store errors.
+ */
+int ledger_rollback(struct ledger *l);
 
 /* The transaction holding appended messages was committed. */
 void ledger_committed(struct ledger *l);

@@ -200,16 +200,6 @@ static int store_batch(struct intake *in, struct store_txn *t, uint32_t n)
 
 		if (s->err.code != CODE_NONE)
 			continue;
-		r = ledger_lookup(in->ledger, t, s->agency, s->m.id, &s->seq,
-				  &s->accepted_at);
-		if (r == 0) {
-			s->duplicate = true;
-			continue;
-		}
-		if (r != -ENOENT)
-			return r;
-		s->duplicate = false;
-		s->accepted_at = now;
 		ev = s->m;
 		ev.type = s->m.type == MSG_REPORT ? MSG_REPORT_ACCEPTED :
 						    MSG_COMMAND_ACCEPTED;
@@ -221,9 +211,18 @@ static int store_batch(struct intake *in, struct store_txn *t, uint32_t n)
 		r = ledger_append(in->ledger, t, s->agency, s->m.id, now,
 				  msg_topic(ev.type), body, len, &s->seq);
 		free(body);
+		s->duplicate = r == -EEXIST;
+		if (s->duplicate)
+			r = ledger_lookup(in->ledger, t, s->agency, s->m.id,
+					  &s->seq, &s->accepted_at);
+		else
+			s->accepted_at = now;
 		if (r < 0)
 			return r;
 	}
+	/* Now and then the ids kept in memory go to their index, here. */
+	if (ledger_index_due(in->ledger))
+		return ledger_index(in->ledger, t);
 	return 0;
 }
 
@@ -235,7 +234,7 @@ static int store_batch(struct intake *in, struct store_txn *t, uint32_t n)
 static int commit_batch(struct intake *in, uint32_t n)
 {
 	struct store_txn *t;
-	int r;
+	int r, rr;
 
 	for (int tries = 0;; tries++) {
 		r = store_begin(in->store, true, &t);
@@ -248,7 +247,9 @@ static int commit_batch(struct intake *in, uint32_t n)
 			store_abort(t);
 		if (r == 0)
 			break;
-		ledger_rollback(in->ledger);
+		rr = ledger_rollback(in->ledger);
+		if (rr < 0)
+			return rr;
 		if (r != -ENOSPC || tries == GROW_TRIES)
 			return r;
 		r = store_grow(in->store, 0);

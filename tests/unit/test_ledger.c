@@ -141,7 +141,7 @@ static void rollback(struct fixture *fx)
 {
 	store_abort(fx->txn);
 	fx->txn = NULL;
-	ledger_rollback(fx->l);
+	assert_int_equal(ledger_rollback(fx->l), 0);
 }
 
 static uint64_t append(struct fixture *fx, const struct entry *e)
@@ -212,6 +212,12 @@ static size_t read_value(struct fixture *fx, const char *name, uint64_t seq,
 	memcpy(buf, v, vlen);
 	store_abort(t);
 	return vlen;
+}
+
+/* A chain row: link, accepted_at, agency NUL id. */
+static size_t row_len(const struct entry *e)
+{
+	return 32 + 8 + strlen(e->agency) + 1 + strlen(e->id);
 }
 
 static void write_value(struct fixture *fx, const char *name, uint64_t seq,
@@ -315,8 +321,8 @@ static void test_lookup(void **state)
 }
 
 /*
- * intake.ids holds the documented layout, which batonctl reads:
- * key agency NUL id, value seq (u64 BE) then accepted_at (i64 BE).
+ * Once indexed, intake.ids holds the documented layout: key agency NUL id,
+ * value seq (u64 BE) then accepted_at (i64 BE).
  */
 static void test_ids_layout(void **state)
 {
@@ -334,6 +340,9 @@ static void test_ids_layout(void **state)
 	assert_true(three[2].at == INT64_C(0x0000019ab697e803));
 	open_ledger(fx);
 	append_three(fx);
+	begin_write(fx);
+	assert_int_equal(ledger_index(fx->l, fx->txn), 0);
+	commit(fx);
 	ids = table(fx, LEDGER_IDS_TABLE);
 	assert_int_equal(store_begin(fx->st, false, &t), 0);
 	assert_int_equal(store_get(t, ids, key, sizeof key - 1, &v, &vlen), 0);
@@ -377,6 +386,157 @@ static void test_duplicate_id_refused(void **state)
 	expect_verified(fx, 3);
 }
 
+/*
+ * A chain row carries the id after the link: accepted_at (i64 BE), then
+ * agency NUL id, so the recent ids can be rebuilt from it.
+ */
+static void test_chain_row_layout(void **state)
+{
+	struct fixture *fx = *state;
+	uint8_t row[256], at[8];
+	size_t n;
+
+	open_ledger(fx);
+	append_three(fx);
+	n = read_value(fx, LEDGER_CHAIN_TABLE, 3, row, sizeof row);
+	assert_int_equal(n, row_len(&three[2]));
+	store_u64_key((uint64_t)three[2].at, at);
+	assert_memory_equal(row + 32, at, 8);
+	assert_memory_equal(row + 40, "province-b\0r-1", 15);
+}
+
+/*
+ * Ids not yet indexed are rebuilt from the chain rows on open: a reopened
+ * ledger still finds every id, and still refuses a resent one.
+ */
+static void test_recent_ids_survive_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t seq = 0;
+	instant_t at = 0;
+
+	open_ledger(fx);
+	append_three(fx);
+	ledger_free(fx->l);
+	fx->l = NULL;
+	open_ledger(fx);
+	begin_write(fx);
+	for (size_t i = 0; i < 3; i++) {
+		assert_int_equal(ledger_lookup(fx->l, fx->txn, three[i].agency,
+					       three[i].id, &seq, &at), 0);
+		assert_true(seq == i + 1);
+		assert_true(at == three[i].at);
+	}
+	assert_int_equal(ledger_append(fx->l, fx->txn, three[1].agency,
+				       three[1].id, 1, "report.accepted",
+				       "\x80", 1, &seq), -EEXIST);
+	rollback(fx);
+}
+
+/*
+ * Indexing moves the ids to intake.ids: found there after a reopen, with
+ * nothing left to rebuild, and appends go on from the same chain.
+ */
+static void test_index_then_reopen(void **state)
+{
+	struct fixture *fx = *state;
+	const struct entry fourth = { "ministry-a", "r-4", "report.accepted",
+				      "\x81\xa1x\x01", 7 };
+	uint64_t seq = 0;
+	instant_t at = 0;
+
+	open_ledger(fx);
+	append_three(fx);
+	assert_false(ledger_index_due(fx->l));
+	begin_write(fx);
+	assert_int_equal(ledger_index(fx->l, fx->txn), 0);
+	commit(fx);
+	ledger_free(fx->l);
+	fx->l = NULL;
+	open_ledger(fx);
+	begin_write(fx);
+	assert_int_equal(ledger_lookup(fx->l, fx->txn, "province-b", "r-1",
+				       &seq, &at), 0);
+	assert_true(seq == 3);
+	assert_true(append(fx, &fourth) == 4);
+	commit(fx);
+	expect_verified(fx, 4);
+}
+
+/*
+ * An index written in a transaction that is then aborted leaves the ids in
+ * memory: they are still found, and indexed by the next attempt.
+ */
+static void test_aborted_index_keeps_ids(void **state)
+{
+	struct fixture *fx = *state;
+	uint64_t seq = 0;
+	instant_t at = 0;
+
+	open_ledger(fx);
+	append_three(fx);
+	begin_write(fx);
+	assert_int_equal(ledger_index(fx->l, fx->txn), 0);
+	rollback(fx);
+	begin_write(fx);
+	assert_int_equal(ledger_lookup(fx->l, fx->txn, "ministry-a", "r-2",
+				       &seq, &at), 0);
+	assert_true(seq == 2);
+	assert_int_equal(ledger_index(fx->l, fx->txn), 0);
+	commit(fx);
+	expect_verified(fx, 3);
+}
+
+/*
+ * LEDGER_RECENT_MAX ids make an index due; ids are found before indexing
+ * (in memory, also after a reopen) and after it (in intake.ids).
+ */
+static void test_many_recent_ids(void **state)
+{
+	struct fixture *fx = *state;
+	const int n = LEDGER_RECENT_MAX;
+	char id[32];
+	uint64_t seq = 0;
+	instant_t at = 0;
+
+	open_ledger(fx);
+	begin_write(fx);
+	for (int i = 0; i < n; i++) {
+		snprintf(id, sizeof id, "r-%d", i);
+		assert_false(ledger_index_due(fx->l));
+		assert_int_equal(ledger_append(fx->l, fx->txn, "agency-x", id,
+					       i, "report.accepted", "\x80", 1,
+					       &seq), 0);
+	}
+	assert_true(ledger_index_due(fx->l));
+	commit(fx);
+	for (int pass = 0; pass < 2; pass++) {
+		ledger_free(fx->l);
+		fx->l = NULL;
+		open_ledger(fx);
+		begin_write(fx);
+		for (int i = 0; i < n; i += 7) {
+			snprintf(id, sizeof id, "r-%d", i);
+			assert_int_equal(ledger_lookup(fx->l, fx->txn,
+						       "agency-x", id, &seq,
+						       &at), 0);
+			assert_true(seq == (uint64_t)i + 1);
+			assert_true(at == i);
+		}
+		assert_int_equal(ledger_lookup(fx->l, fx->txn, "agency-x",
+					       "r-999999", &seq, &at), -ENOENT);
+		if (pass == 0) {	/* then again from intake.ids */
+			assert_true(ledger_index_due(fx->l));
+			assert_int_equal(ledger_index(fx->l, fx->txn), 0);
+			commit(fx);
+			assert_false(ledger_index_due(fx->l));
+		} else {
+			assert_false(ledger_index_due(fx->l));
+			rollback(fx);
+		}
+	}
+}
+
 /* Without a publisher, the ledger only reads: append is -EINVAL. */
 static void test_append_without_pub(void **state)
 {
@@ -409,7 +569,7 @@ static void test_verify_count(void **state)
 static void test_link_formula(void **state)
 {
 	struct fixture *fx = *state;
-	uint8_t zero[32] = { 0 }, want[32], got[32], rec[256], mine[32];
+	uint8_t zero[32] = { 0 }, want[32], got[256], rec[256], mine[32];
 	struct bus_event ev;
 	size_t n;
 
@@ -425,7 +585,7 @@ static void test_link_formula(void **state)
 
 	reference_link(zero, 1, three[0].topic, three[0].body, want);
 	assert_int_equal(read_value(fx, LEDGER_CHAIN_TABLE, 1, got, sizeof got),
-			 32);
+			 row_len(&three[0]));
 	assert_memory_equal(got, want, 32);
 
 	/* Each link builds on the one before. */
@@ -433,7 +593,7 @@ static void test_link_formula(void **state)
 		reference_link(want, s, three[s - 1].topic, three[s - 1].body,
 			       want);
 		assert_int_equal(read_value(fx, LEDGER_CHAIN_TABLE, s, got,
-					    sizeof got), 32);
+					    sizeof got), row_len(&three[s - 1]));
 		assert_memory_equal(got, want, 32);
 	}
 
@@ -481,26 +641,27 @@ static void test_tampered_topic(void **state)
 static void test_tampered_link(void **state)
 {
 	struct fixture *fx = *state;
-	uint8_t link[32];
+	uint8_t row[256];
+	size_t n;
 
 	open_ledger(fx);
 	append_three(fx);
-	read_value(fx, LEDGER_CHAIN_TABLE, 3, link, sizeof link);
-	link[0] ^= 0x80;
-	write_value(fx, LEDGER_CHAIN_TABLE, 3, link, sizeof link);
+	n = read_value(fx, LEDGER_CHAIN_TABLE, 3, row, sizeof row);
+	row[0] ^= 0x80;
+	write_value(fx, LEDGER_CHAIN_TABLE, 3, row, n);
 	expect_bad(fx, 3);
 }
 
-/* A link cut short is named: a link is exactly 32 bytes. */
+/* A chain row cut inside its link is named: a link is 32 bytes. */
 static void test_short_link(void **state)
 {
 	struct fixture *fx = *state;
-	uint8_t link[32];
+	uint8_t row[256];
 
 	open_ledger(fx);
 	append_three(fx);
-	read_value(fx, LEDGER_CHAIN_TABLE, 2, link, sizeof link);
-	write_value(fx, LEDGER_CHAIN_TABLE, 2, link, 31);
+	read_value(fx, LEDGER_CHAIN_TABLE, 2, row, sizeof row);
+	write_value(fx, LEDGER_CHAIN_TABLE, 2, row, 31);
 	expect_bad(fx, 2);
 }
 
@@ -643,6 +804,11 @@ int main(void)
 		T(test_open_empty),
 		T(test_lookup),
 		T(test_ids_layout),
+		T(test_chain_row_layout),
+		T(test_recent_ids_survive_reopen),
+		T(test_index_then_reopen),
+		T(test_aborted_index_keeps_ids),
+		T(test_many_recent_ids),
 		T(test_lookup_in_open_txn),
 		T(test_duplicate_id_refused),
 		T(test_append_without_pub),

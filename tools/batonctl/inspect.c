@@ -246,10 +246,10 @@ int cmd_verify(struct ctl *ctl, int argc, char **argv)
 
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	uint64_t records = 0, ids = 0, map = 0, used = 0;
+	uint64_t records = 0, map = 0, used = 0;
 	struct store_txn *t = NULL;
 	struct store *st;
-	store_table_t events, tids;
+	store_table_t events;
 	const void *k;
 	size_t klen;
 	uint64_t last = 0;
@@ -265,13 +265,9 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	r = store_table(st, BUS_EVENTS_TABLE, &events);
 	if (r == 0)
-		r = store_table(st, LEDGER_IDS_TABLE, &tids);
-	if (r == 0)
 		r = store_begin(st, false, &t);
 	if (r == 0)
 		r = store_count(t, events, &records);
-	if (r == 0)
-		r = store_count(t, tids, &ids);
 	if (r == 0 && store_last(t, events, &k, &klen, NULL, NULL) == 0)
 		last = store_u64_from(k);
 	store_abort(t);
@@ -283,9 +279,9 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		return 1;
 	}
 	if (json) {
-		json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I, s:I}}",
+		json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I}}",
 		    "intake", "last_seq", (json_int_t)last,
-		    "records", (json_int_t)records, "ids", (json_int_t)ids,
+		    "records", (json_int_t)records,
 		    "map_size", (json_int_t)map, "map_used", (json_int_t)used);
 
 		json_dumpf(o, stdout, JSON_COMPACT);
@@ -293,8 +289,8 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		json_decref(o);
 		return 0;
 	}
-	printf("intake:  last seq %" PRIu64 ", %" PRIu64 " records, %" PRIu64
-	       " ids, store %.1f of %.1f MiB\n", last, records, ids,
-	       used / 1048576.0, map / 1048576.0);
+	printf("intake:  last seq %" PRIu64 ", %" PRIu64 " records, store "
+	       "%.1f of %.1f MiB\n", last, records, used / 1048576.0,
+	       map / 1048576.0);
 	return 0;
 }
