@@ -101,9 +101,16 @@ struct bus_pub {
 	struct replay_session sessions[BUS_MAX_SESSIONS];
 };
 
-static int bind_socket(void *zctx, int type, const char *ep, void **ret)
+/*
+ * A socket of the bus: no linger (a stopping daemon must not wait on
+ * peers), ROUTER_MANDATORY on the replay ROUTER (a full peer says EAGAIN
+ * instead of losing the rest of its replay), every topic on a SUB (the
+ * sequence counts them all), and IMMEDIATE on the replay DEALER (no
+ * requests queued for a publisher that is not there).
+ */
+static int open_socket(void *zctx, int type, const char *ep, void **ret)
 {
-	int zero = 0, one = 1;
+	int zero = 0, one = 1, r;
 	void *s;
 
 	s = zmq_socket(zctx, type);
@@ -112,9 +119,15 @@ static int bind_socket(void *zctx, int type, const char *ep, void **ret)
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	if (type == ZMQ_ROUTER)
 		zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
-	if (zmq_bind(s, ep) < 0) {
-		int r = -errno;
-
+	else if (type == ZMQ_SUB)
+		zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
+	else if (type == ZMQ_DEALER)
+		zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
+	/* Publishers bind; subscribers connect. */
+	r = type == ZMQ_PUB || type == ZMQ_ROUTER ? zmq_bind(s, ep) :
+						     zmq_connect(s, ep);
+	if (r < 0) {
+		r = -errno;
 		zmq_close(s);
 		return r;
 	}
@@ -149,10 +162,10 @@ int bus_pub_new(void *zctx, struct store *st, const char *pub_ep,
 		goto fail;
 	p->pending = p->sent = p->committed;
 
-	r = bind_socket(zctx, ZMQ_PUB, pub_ep, &p->pub);
+	r = open_socket(zctx, ZMQ_PUB, pub_ep, &p->pub);
 	if (r < 0)
 		goto fail;
-	r = bind_socket(zctx, ZMQ_ROUTER, replay_ep, &p->replay);
+	r = open_socket(zctx, ZMQ_ROUTER, replay_ep, &p->replay);
 	if (r < 0)
 		goto fail;
 	p->last_send = time_mono();
@@ -464,29 +477,6 @@ static uint64_t sub_expect(const struct bus_sub *s)
 	return s->applied + s->nbatch + 1;
 }
 
-static int connect_socket(void *zctx, int type, const char *ep, void **ret)
-{
-	int zero = 0, one = 1;
-	void *s;
-
-	s = zmq_socket(zctx, type);
-	if (!s)
-		return -errno;
-	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
-	if (type == ZMQ_SUB)
-		zmq_setsockopt(s, ZMQ_SUBSCRIBE, "", 0);
-	else	/* don't queue requests for a publisher that isn't there */
-		zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
-	if (zmq_connect(s, ep) < 0) {
-		int r = -errno;
-
-		zmq_close(s);
-		return r;
-	}
-	*ret = s;
-	return 0;
-}
-
 static void ask_replay(struct bus_sub *s)
 {
 	struct msg req = { .type = MSG_REPLAY, .from = sub_expect(s) };
@@ -541,10 +531,10 @@ int bus_sub_new(void *zctx, struct store *st, const char *name,
 		goto fail;
 	s->known = s->applied;
 
-	r = connect_socket(zctx, ZMQ_SUB, pub_ep, &s->sub);
+	r = open_socket(zctx, ZMQ_SUB, pub_ep, &s->sub);
 	if (r < 0)
 		goto fail;
-	r = connect_socket(zctx, ZMQ_DEALER, replay_ep, &s->dealer);
+	r = open_socket(zctx, ZMQ_DEALER, replay_ep, &s->dealer);
 	if (r < 0)
 		goto fail;
 	ask_replay(s);

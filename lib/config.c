@@ -515,3 +515,14 @@ char *config_state_path(const struct config *c, const char *name)
 		return NULL;
 	return s;
 }
+
+char *config_error_text(const struct config_error *err, char *buf,
+			size_t size)
+{
+	if (err->line > 0)
+		snprintf(buf, size, "%s:%d: %s", err->file, err->line,
+			 err->msg);
+	else
+		snprintf(buf, size, "%s: %s", err->file, err->msg);
+	return buf;
+}

@@ -81,6 +81,13 @@ struct config {
 int config_load(const char *path, struct config **ret,
 		struct config_error *err);
 
+/*
+ * The error as a person reads it: "file:line: msg", or "file: msg" when it
+ * is not about one line, in buf. Returns buf.
+ */
+char *config_error_text(const struct config_error *err, char *buf,
+			size_t size);
+
 /* Free a config. Takes NULL. */
 void config_free(struct config *c);
 

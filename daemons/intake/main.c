@@ -41,16 +41,13 @@ static void usage(FILE *f)
 static int load_config(const char *path, struct config **ret)
 {
 	struct config_error err;
+	char text[1024];
 	int r;
 
 	r = config_load(path, ret, &err);
-	if (r < 0) {
-		if (err.line > 0)
-			fprintf(stderr, "%s:%d: %s\n", err.file, err.line,
-				err.msg);
-		else
-			fprintf(stderr, "%s: %s\n", err.file, err.msg);
-	}
+	if (r < 0)
+		fprintf(stderr, "%s\n",
+			config_error_text(&err, text, sizeof(text)));
 	return r;
 }
 

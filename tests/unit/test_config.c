@@ -446,6 +446,21 @@ static void test_missing_file(void **state)
 	assert_int_equal(config_load(path, &c, NULL), -ENOENT);
 }
 
+/* An error reads "file:line: msg", or "file: msg" when no line is at fault. */
+static void test_error_text(void **state)
+{
+	struct config_error with = { "/etc/baton/baton.conf", 7, "bad" };
+	struct config_error without = { "/etc/baton/baton.conf", 0, "gone" };
+	char buf[64], tiny[8];
+
+	assert_string_equal(config_error_text(&with, buf, sizeof buf),
+			    "/etc/baton/baton.conf:7: bad");
+	assert_string_equal(config_error_text(&without, buf, sizeof buf),
+			    "/etc/baton/baton.conf: gone");
+	assert_string_equal(config_error_text(&with, tiny, sizeof tiny),
+			    "/etc/ba");
+}
+
 /* A directory opens but does not read: an error, not an empty config. */
 static void test_directory(void **state)
 {
@@ -542,6 +557,7 @@ int main(void)
 		T(test_long_line),
 		T(test_first_error_wins),
 		T(test_missing_file),
+	T(test_error_text),
 		T(test_directory),
 		T(test_parse_size),
 		T(test_state_path),

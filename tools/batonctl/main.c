@@ -139,14 +139,12 @@ bool ctl_parse_u64(const char *text, unsigned long long *ret)
 const struct config *ctl_config(struct ctl *ctl)
 {
 	struct config_error err;
+	char text[1024];
 
 	if (ctl->conf)
 		return ctl->conf;
 	if (config_load(ctl->config_path, &ctl->conf, &err) < 0) {
-		if (err.line > 0)
-			ctl_error("%s:%d: %s", err.file, err.line, err.msg);
-		else
-			ctl_error("%s: %s", err.file, err.msg);
+		ctl_error("%s", config_error_text(&err, text, sizeof(text)));
 		return NULL;
 	}
 	return ctl->conf;
