@@ -347,7 +347,7 @@ static void answer(struct intake *in, struct submission *s)
 int submit_on_readable(void *arg, short revents)
 {
 	struct intake *in = arg;
-	uint32_t n = 0;
+	uint32_t n = 0, valid = 0;
 	int r;
 
 	while (n < in->batch_cap) {
@@ -355,12 +355,15 @@ int submit_on_readable(void *arg, short revents)
 		if (r <= 0)
 			break;
 		validate(in, &in->batch[n]);
+		if (in->batch[n].err.code == CODE_NONE)
+			valid++;
 		n++;
 	}
 	if (n == 0)
 		return 0;
 
-	r = commit_batch(in, n);
+	/* A round of refusals only has nothing to commit. */
+	r = valid > 0 ? commit_batch(in, n) : 0;
 	if (r < 0) {
 		log_warnx("%s: commit of %" PRIu32 " submissions failed: %s",
 			  __func__, n, strerror(-r));
