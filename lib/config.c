@@ -7,12 +7,14 @@
  * default and a written value cannot differ in meaning, and config_free()
  * walks the same table, so a new string key cannot leak.
  *
- * inih does the INI syntax. What it does not do is done in the line reader
+ * inih does the INI syntax, in config_parse_ini(), which routes.conf and
+ * the other files share. What inih does not do is done in the line reader
  * we hand it, which sees every physical line before inih does:
  *  - line numbers: the Debian build calls the handler without them, and the
  *    reader is called exactly once per line before inih acts on that line;
  *  - section headers: inih only reports keys, so "[intkae]" with no keys
- *    under it would pass unnoticed;
+ *    under it would pass unnoticed; and it keeps only the first 49
+ *    characters of a section's name;
  *  - overlong lines: inih's fixed buffer would cut them into two lines and
  *    parse the tail as a line of its own;
  *  - leading blanks: inih would take an indented key for the continuation
@@ -126,15 +128,11 @@ static char **string_at(struct config *c, const struct key *k)
 
 struct parse {
 	struct config *c;
-	FILE *f;
-	int line;		/* of the line inih is working on */
-	int r;			/* the first error, or 0 */
-	int read_errno;		/* fgets() failed: the file, not its text */
-	struct config_error *err;
+	struct config_error *err;	/* at the line being read */
 	bool seen[NKEYS];	/* set in the file, for duplicate keys */
 };
 
-/* Record the first error, at the current line. Returns r. */
+/* Say what is wrong with the line being read. Returns r. */
 static int fail(struct parse *p, int r, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -142,10 +140,6 @@ static int fail(struct parse *p, int r, const char *fmt, ...)
 {
 	va_list ap;
 
-	if (p->r < 0)
-		return r;
-	p->r = r;
-	p->err->line = p->line;
 	va_start(ap, fmt);
 	vsnprintf(p->err->msg, sizeof p->err->msg, fmt, ap);
 	va_end(ap);
@@ -328,32 +322,66 @@ static int set_value(struct parse *p, const struct key *k, const char *value)
 
 /* ------------------------------------------------------------- inih glue */
 
+struct ini {
+	FILE *f;
+	config_ini_fn *fn;
+	void *user;
+	struct config_error *err;	/* the first error */
+	int line;		/* of the line inih is working on */
+	int r;			/* the first error, or 0 */
+	int read_errno;		/* fgets() failed: the file, not its text */
+	char section[INI_MAX_LINE];	/* the current one, in full */
+};
+
+/* Hand one header, key or the end to fn, unless there was an error. */
+static void call(struct ini *in, const char *section, const char *name,
+		 const char *value)
+{
+	int r;
+
+	if (in->r < 0)
+		return;
+	in->err->line = in->line;
+	r = in->fn(in->user, section, name, value, in->err);
+	if (r < 0) {
+		in->r = r;
+		if (in->err->msg[0] == '\0')
+			snprintf(in->err->msg, sizeof in->err->msg, "%s",
+				 strerror(-r));
+	}
+}
+
 /*
  * inih's reader: one physical line per call, the line counted, then cleaned
  * of what inih would misread (see the top of this file).
  */
 static char *read_line(char *str, int num, void *stream)
 {
-	struct parse *p = stream;
+	struct ini *in = stream;
 	char *s, *end;
 	size_t len;
 	int c;
 
-	if (!fgets(str, num, p->f)) {
-		if (ferror(p->f))
-			p->read_errno = errno ? errno : EIO;
+	if (!fgets(str, num, in->f)) {
+		if (ferror(in->f))
+			in->read_errno = errno ? errno : EIO;
 		return NULL;
 	}
-	p->line++;
+	in->line++;
 
 	len = strlen(str);
 	if (len > 0 && str[len - 1] != '\n') {
-		c = getc(p->f);
+		c = getc(in->f);
 		if (c != EOF && c != '\n') {
 			while (c != EOF && c != '\n')
-				c = getc(p->f);
-			fail(p, -EINVAL, "line longer than %d characters",
-			     num - 1);
+				c = getc(in->f);
+			if (in->r == 0) {
+				in->r = -EINVAL;
+				in->err->line = in->line;
+				snprintf(in->err->msg, sizeof in->err->msg,
+					 "line longer than %d characters",
+					 num - 1);
+			}
 			*str = '\0';
 			return str;
 		}
@@ -361,7 +389,7 @@ static char *read_line(char *str, int num, void *stream)
 
 	/* A UTF-8 byte order mark would hide a first "[section]" from us. */
 	s = str;
-	if (p->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
+	if (in->line == 1 && strncmp(s, "\xef\xbb\xbf", 3) == 0)
 		s += 3;
 	s += strspn(s, " \t");
 	memmove(str, s, strlen(s) + 1);
@@ -374,37 +402,98 @@ static char *read_line(char *str, int num, void *stream)
 
 	/* inih itself reports a header without its ']'. */
 	if (*str == '[' && (end = strchr(str, ']'))) {
-		*end = '\0';
-		if (!known_section(str + 1))
-			fail(p, -EINVAL, "unknown section [%s]", str + 1);
-		*end = ']';
+		len = (size_t)(end - str - 1);
+		if (len >= sizeof in->section)
+			len = sizeof in->section - 1;
+		memcpy(in->section, str + 1, len);
+		in->section[len] = '\0';
+		call(in, in->section, NULL, NULL);
 	}
 	return str;
 }
 
+/* inih's handler: its section is ours, but cut short. */
+static int on_ini_value(void *user, const char *section, const char *name,
+			const char *value)
+{
+	struct ini *in = user;
+
+	call(in, in->section, name, value);
+	return 1;
+}
+
+int config_parse_ini(const char *path, config_ini_fn *fn, void *user,
+		     struct config_error *err)
+{
+	struct config_error e = { .line = 0 };
+	struct ini in = { .fn = fn, .user = user, .err = &e };
+	int r;
+
+	snprintf(e.file, sizeof e.file, "%s", path);
+	in.f = fopen(path, "re");		/* e: O_CLOEXEC */
+	if (!in.f) {
+		r = -errno;
+		goto out;
+	}
+	r = ini_parse_stream(read_line, &in, on_ini_value, &in);
+	if (!in.read_errno)
+		call(&in, NULL, NULL, NULL);
+	/*
+	 * inih counts lines as we do: its first error is a syntax error
+	 * unless ours came no later.
+	 */
+	if (r > 0 && (in.r == 0 || r < e.line)) {
+		in.r = -EINVAL;
+		e.line = r;
+		snprintf(e.msg, sizeof e.msg,
+			 "expected [section] or key = value");
+	} else if (r == -2 && in.r == 0) {
+		in.r = -ENOMEM;
+	}
+	r = in.read_errno ? -in.read_errno : in.r;
+out:
+	if (r < 0 && err) {
+		/* An error about the file, not one of its lines. */
+		if (e.msg[0] == '\0' || in.read_errno) {
+			e.line = 0;
+			snprintf(e.msg, sizeof e.msg, "%s", strerror(-r));
+		}
+		*err = e;
+	}
+	if (in.f)
+		fclose(in.f);
+	return r;
+}
+
+/* config_parse_ini()'s callback for baton.conf. */
 static int on_value(void *user, const char *section, const char *name,
-		    const char *value)
+		    const char *value, struct config_error *err)
 {
 	struct parse *p = user;
 	const struct key *k;
 
+	p->err = err;
+	if (!section)
+		return 0;
+	if (!name) {
+		if (!known_section(section))
+			return fail(p, -EINVAL, "unknown section [%s]",
+				    section);
+		return 0;
+	}
 	k = find_key(section, name);
 	if (!k) {
-		/* An unknown [section] was reported at its header already. */
 		if (*section == '\0')
-			fail(p, -EINVAL, "key '%s' is outside any [section]",
-			     name);
-		else
-			fail(p, -EINVAL, "unknown key '%s' in [%s]", name,
-			     section);
-		return 0;
+			return fail(p, -EINVAL, "key '%s' is outside any "
+				    "[section]", name);
+		return fail(p, -EINVAL, "unknown key '%s' in [%s]", name,
+			    section);
 	}
-	if (p->seen[k - keys]) {
-		fail(p, -EINVAL, "duplicate key '%s' in [%s]", name, section);
-		return 0;
-	}
+	if (p->seen[k - keys])
+		return fail(p, -EINVAL, "duplicate key '%s' in [%s]", name,
+			    section);
 	p->seen[k - keys] = true;
-	return set_value(p, k, value) == 0;
+	return set_value(p, k, value);
 }
 
 /* The absolute directory of path, which must exist. Returns 0, -errno. */
@@ -435,11 +524,6 @@ int config_load(const char *path, struct config **ret,
 	int r;
 
 	snprintf(e.file, sizeof e.file, "%s", path);
-	p.f = fopen(path, "re");
-	if (!p.f) {
-		r = -errno;
-		goto out;
-	}
 	c = calloc(1, sizeof *c);
 	if (!c) {
 		r = -ENOMEM;
@@ -455,41 +539,27 @@ int config_load(const char *path, struct config **ret,
 	if (r < 0)
 		goto out;
 
-	for (i = 0; i < NKEYS; i++)
-		if (keys[i].def && set_value(&p, &keys[i], keys[i].def) < 0)
-			break;
-	if (p.r == 0) {
-		r = ini_parse_stream(read_line, &p, on_value, &p);
-		/*
-		 * inih counts lines as we do: its first error is a syntax
-		 * error unless ours came no later.
-		 */
-		if (r > 0 && (p.r == 0 || r < e.line)) {
-			p.r = 0;
-			p.line = r;
-			fail(&p, -EINVAL, "expected [section] or key = value");
-		} else if (r == -2) {
-			p.r = -ENOMEM;
-		}
+	for (i = 0; i < NKEYS; i++) {
+		r = keys[i].def ? set_value(&p, &keys[i], keys[i].def) : 0;
+		if (r < 0)
+			goto out;
 	}
-	r = p.read_errno ? -p.read_errno : p.r;
-	if (r < 0)
+	/* From here on, *err is config_parse_ini()'s to fill. */
+	r = config_parse_ini(path, on_value, &p, err);
+	if (r < 0) {
+		err = NULL;
 		goto out;
+	}
 
 	*ret = c;
 	c = NULL;
 out:
 	if (r < 0 && err) {
-		/* An error about the file, not one of its lines. */
-		if (e.msg[0] == '\0' || p.read_errno) {
-			e.line = 0;
+		if (e.msg[0] == '\0')
 			snprintf(e.msg, sizeof e.msg, "%s", strerror(-r));
-		}
 		*err = e;
 	}
 	config_free(c);
-	if (p.f)
-		fclose(p.f);
 	return r;
 }
 

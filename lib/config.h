@@ -103,4 +103,30 @@ char *config_state_path(const struct config *c, const char *name);
  */
 int config_parse_size(const char *text, uint64_t *ret);
 
+/*
+ * The INI reading behind config_load(), for Baton's other files
+ * (routes.conf, ...), which name their own sections and keys: the same
+ * syntax, comments and line limit, and errors at the same lines.
+ *
+ * fn is called in file order: once for each "[section]" header (name and
+ * value NULL), once for each "name = value" (section is the one it is in,
+ * in full, or "" before any header), and once at the end of the file
+ * (section, name and value NULL). err->file is path and err->line the line
+ * of the header or key (at the end: the number of lines read). On a mistake
+ * fn writes a sentence into err->msg, may point err->line at an earlier line
+ * that the mistake is about (a section without a key it needs), and returns
+ * a negative errno; fn is then not called again. It returns 0 otherwise.
+ *
+ * Returns 0; -ENOENT and other -errno if the file cannot be read; what fn
+ * returned; -EINVAL for a line that is not "[section]" or "key = value",
+ * or longer than 199 characters (of that and fn's mistake, the one on the
+ * earlier line is reported); -ENOMEM. On every error *err says where and
+ * why, as for config_load(), when err is not NULL.
+ */
+typedef int config_ini_fn(void *user, const char *section, const char *name,
+			  const char *value, struct config_error *err);
+
+int config_parse_ini(const char *path, config_ini_fn *fn, void *user,
+		     struct config_error *err);
+
 #endif

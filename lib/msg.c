@@ -4,11 +4,15 @@
  * The decoder reads a body in two passes. The first walks the bytes once,
  * bounded by the frame, and records where each top-level key and its scalar
  * value lie; nothing is allocated and nothing is interpreted, so that a
- * hostile frame costs at most 32 entries of bookkeeping. The second checks
- * the entries against the tables below and copies the strings into one
- * allocation. Rules live in tables (which keys each type allows and
- * requires) and in two small functions for the rules that depend on kind or
- * op, so that the decoder and docs/protocol.md can be compared line by line.
+ * hostile frame costs at most 32 entries of bookkeeping. The only values
+ * that are not scalars are the arrays of a task event (reminders,
+ * escalation, notify): where such a body may hold one, the first pass reads
+ * at most MSG_LIST_MAX scalar entries of it, flat, and records where they
+ * lie. The second checks the entries against the tables below and copies
+ * the strings, array entries included, into one allocation. Rules live in
+ * tables (which keys each type allows and requires) and in three small
+ * functions for the rules that depend on kind, op or topic, so that the
+ * decoder and docs/protocol.md can be compared line by line.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,7 +27,7 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* No body has half as many fields; a larger map is not ours. */
+/* No body has as many fields (a task has 26); a larger map is not ours. */
 #define MSG_KEYS_MAX	32
 /* How much of a client-supplied key goes into an error text. */
 #define KEY_SHOWN_MAX	32
@@ -39,7 +43,21 @@ static const char *const type_names[MSG_TYPE_COUNT] = {
 	[MSG_REPLAY_END]	= "replay-end",
 	[MSG_REPORT_ACCEPTED]	= "report.accepted",
 	[MSG_COMMAND_ACCEPTED]	= "command.accepted",
+	[MSG_TASK_CREATED]	= "task.created",
+	[MSG_TASK_UPDATED]	= "task.updated",
+	[MSG_TASK_CLOSED]	= "task.closed",
+	[MSG_TASK_REFUSED]	= "task.refused",
 	[MSG_HEARTBEAT]		= "hb",
+};
+
+/* The body "type" an event type is published with. */
+static const char *const body_names[MSG_TYPE_COUNT] = {
+	[MSG_REPORT_ACCEPTED]	= "report",
+	[MSG_COMMAND_ACCEPTED]	= "command",
+	[MSG_TASK_CREATED]	= "task",
+	[MSG_TASK_UPDATED]	= "task",
+	[MSG_TASK_CLOSED]	= "task",
+	[MSG_TASK_REFUSED]	= "refusal",
 };
 
 static const char *const kind_names[] = {
@@ -68,6 +86,23 @@ static const char *const op_names[] = {
 	[OP_EXTEND]		= "extend",
 	[OP_REASSIGN]		= "reassign",
 	[OP_CANCEL]		= "cancel",
+};
+
+static const char *const state_names[] = {
+	[STATE_OPEN]		= "open",
+	[STATE_IN_PROGRESS]	= "in-progress",
+	[STATE_WAITING]		= "waiting",
+	[STATE_DONE]		= "done",
+	[STATE_CANCELLED]	= "cancelled",
+};
+
+static const char *const change_names[] = {
+	[CHANGE_CREATED]	= "created",
+	[CHANGE_PROGRESS]	= "progress",
+	[CHANGE_COMPLETED]	= "completed",
+	[CHANGE_EXTENDED]	= "extended",
+	[CHANGE_REASSIGNED]	= "reassigned",
+	[CHANGE_CANCELLED]	= "cancelled",
 };
 
 static const char *const code_names[] = {
@@ -133,6 +168,16 @@ const char *msg_code_name(enum msg_code c)
 	return name_of(code_names, ARRAY_SIZE(code_names), c);
 }
 
+const char *msg_state_name(enum msg_state s)
+{
+	return name_of(state_names, ARRAY_SIZE(state_names), s);
+}
+
+const char *msg_change_name(enum msg_change c)
+{
+	return name_of(change_names, ARRAY_SIZE(change_names), c);
+}
+
 enum msg_kind msg_kind_from(const char *s)
 {
 	return index_of_cstr(kind_names, ARRAY_SIZE(kind_names), s);
@@ -153,6 +198,11 @@ enum msg_op msg_op_from(const char *s)
 	return index_of_cstr(op_names, ARRAY_SIZE(op_names), s);
 }
 
+enum msg_state msg_state_from(const char *s)
+{
+	return index_of_cstr(state_names, ARRAY_SIZE(state_names), s);
+}
+
 /* ---- topics ---- */
 
 const char *msg_topic(enum msg_type t)
@@ -160,6 +210,10 @@ const char *msg_topic(enum msg_type t)
 	switch (t) {
 	case MSG_REPORT_ACCEPTED:
 	case MSG_COMMAND_ACCEPTED:
+	case MSG_TASK_CREATED:
+	case MSG_TASK_UPDATED:
+	case MSG_TASK_CLOSED:
+	case MSG_TASK_REFUSED:
 	case MSG_HEARTBEAT:
 		return type_names[t];
 	default:
@@ -170,7 +224,9 @@ const char *msg_topic(enum msg_type t)
 enum msg_type msg_topic_type(const char *topic, size_t len)
 {
 	static const enum msg_type events[] = {
-		MSG_REPORT_ACCEPTED, MSG_COMMAND_ACCEPTED, MSG_HEARTBEAT,
+		MSG_REPORT_ACCEPTED, MSG_COMMAND_ACCEPTED, MSG_TASK_CREATED,
+		MSG_TASK_UPDATED, MSG_TASK_CLOSED, MSG_TASK_REFUSED,
+		MSG_HEARTBEAT,
 	};
 	size_t i;
 
@@ -283,8 +339,8 @@ static bool period_valid(const char *s, size_t len)
 
 /*
  * One msgpack value, without its contents when it is a container or an ext:
- * no body field is one, so the decoder refuses them before reading further
- * and never recurses.
+ * no body field is a map or an ext, an array field holds only scalars, so
+ * the decoder refuses the rest before reading further and never recurses.
  */
 enum vkind {
 	V_NIL,
@@ -495,22 +551,43 @@ enum field_id {
 	F_ERROR,
 	F_FROM,
 	F_LAST,
+	F_STATE,
+	F_CHANGE,
+	F_CREATED_AT,
+	F_DUE_AT,
+	F_PLAN,
+	F_RULE,
+	F_REMINDERS,
+	F_ESCALATE_TO,
+	F_ESCALATE_AFTER,
+	F_NOTIFY,
+	F_ORIGIN_AGENCY,
+	F_ORIGIN_ID,
+	F_ORIGIN_SEQ,
+	F_CAUSE_SEQ,
+	F_BY,
+	F_NOTE,
 	F_COUNT
 };
 
-#define B(f)	(UINT32_C(1) << (f))
+#define B(f)	(UINT64_C(1) << (f))
+_Static_assert(F_COUNT <= 64, "a key set is a 64-bit mask");
 
 enum ftype {
 	FT_STR,
-	FT_UINT,	/* 0 .. UINT64_MAX */
+	FT_UINT,	/* min .. UINT64_MAX */
 	FT_INSTANT,	/* 0 .. INT64_MAX */
 	FT_BOOL,
+	FT_INT_LIST,	/* an array of 0 .. INT64_MAX */
+	FT_STR_LIST,	/* an array of strings, each as the field's rule */
 };
 
 struct field {
 	const char *name;
 	enum ftype type;
-	size_t min, max;			/* FT_STR without names */
+	size_t min, max;			/* FT_STR without names, and
+						   FT_STR_LIST entries;
+						   FT_UINT: min only */
 	const char *const *names;		/* an enum: its wire names */
 	size_t nnames;
 	bool (*shape)(const char *s, size_t len);
@@ -518,6 +595,11 @@ struct field {
 };
 
 #define SCALAR(n, t)	{ .name = (n), .type = (t) }
+#define UINT_MIN(n, lo)	{ .name = (n), .type = FT_UINT, .min = (lo) }
+#define INT_LIST(n)	{ .name = (n), .type = FT_INT_LIST }
+#define AGENCY_LIST(n) \
+	{ .name = (n), .type = FT_STR_LIST, .min = 1, .max = MSG_AGENCY_MAX, \
+	  .shape = agency_valid, .shape_text = AGENCY_SHAPE }
 #define STRING(n, lo, hi) \
 	{ .name = (n), .type = FT_STR, .min = (lo), .max = (hi) }
 #define ENUM(n, list) \
@@ -559,7 +641,29 @@ static const struct field fields[F_COUNT] = {
 	[F_ERROR]	= STRING("error", 1, MSG_ERROR_MAX),
 	[F_FROM]	= SCALAR("from", FT_UINT),
 	[F_LAST]	= SCALAR("last", FT_UINT),
+	[F_STATE]	= ENUM("state", state_names),
+	[F_CHANGE]	= ENUM("change", change_names),
+	[F_CREATED_AT]	= SCALAR("created_at", FT_INSTANT),
+	[F_DUE_AT]	= SCALAR("due_at", FT_INSTANT),
+	[F_PLAN]	= UINT_MIN("plan", 1),
+	[F_RULE]	= STRING("rule", 1, MSG_RULE_MAX),
+	[F_REMINDERS]	= INT_LIST("reminders"),
+	[F_ESCALATE_TO]	= AGENCY_LIST("escalate_to"),
+	[F_ESCALATE_AFTER] = INT_LIST("escalate_after"),
+	[F_NOTIFY]	= AGENCY_LIST("notify"),
+	[F_ORIGIN_AGENCY] = SHAPED("origin_agency", MSG_AGENCY_MAX,
+				   agency_valid, AGENCY_SHAPE),
+	[F_ORIGIN_ID]	= STRING("origin_id", 1, MSG_ID_MAX),
+	[F_ORIGIN_SEQ]	= SCALAR("origin_seq", FT_UINT),
+	[F_CAUSE_SEQ]	= SCALAR("cause_seq", FT_UINT),
+	[F_BY]		= SHAPED("by", MSG_AGENCY_MAX, agency_valid,
+				 AGENCY_SHAPE),
+	[F_NOTE]	= STRING("note", 0, MSG_NOTE_MAX),
 };
+
+/* The fields whose value is an array: the only containers a body holds. */
+#define LIST_KEYS	(B(F_REMINDERS) | B(F_ESCALATE_TO) | \
+			 B(F_ESCALATE_AFTER) | B(F_NOTIFY))
 
 #define BASE_KEYS	(B(F_V) | B(F_TYPE))
 #define REPORT_KEYS	(BASE_KEYS | B(F_ID) | B(F_KIND) | B(F_CATEGORY) | \
@@ -578,11 +682,20 @@ static const struct field fields[F_COUNT] = {
 #define NACK_KEYS	(BASE_KEYS | B(F_ID) | B(F_CODE) | B(F_ERROR))
 #define REPLAY_KEYS	(BASE_KEYS | B(F_FROM))
 #define REPLAY_END_KEYS	(BASE_KEYS | B(F_LAST))
+#define TASK_NEEDS	(BASE_KEYS | B(F_TASK) | B(F_STATE) | B(F_CHANGE) | \
+			 B(F_AGENCY) | B(F_CATEGORY) | B(F_TITLE) | \
+			 B(F_CREATED_AT) | B(F_DUE_AT) | B(F_PLAN) | \
+			 B(F_RULE) | B(F_ORIGIN_SEQ) | B(F_CAUSE_SEQ))
+#define TASK_KEYS	(TASK_NEEDS | B(F_SEVERITY) | B(F_DRILL) | \
+			 LIST_KEYS | B(F_ORIGIN_AGENCY) | B(F_ORIGIN_ID) | \
+			 B(F_BY) | B(F_NOTE) | B(F_REASON) | B(F_PERIOD))
+#define REFUSAL_KEYS	(BASE_KEYS | B(F_TASK) | B(F_AGENCY) | B(F_ID) | \
+			 B(F_CAUSE_SEQ) | B(F_REASON))
 
 /* Which keys a body of each type may carry, and which it must. */
 static const struct {
-	uint32_t allowed;
-	uint32_t required;
+	uint64_t allowed;
+	uint64_t required;
 } shapes[MSG_TYPE_COUNT] = {
 	[MSG_REPORT]		= { REPORT_KEYS, REPORT_NEEDS },
 	[MSG_COMMAND]		= { COMMAND_KEYS, COMMAND_NEEDS },
@@ -594,6 +707,10 @@ static const struct {
 	[MSG_NACK]		= { NACK_KEYS, NACK_KEYS },
 	[MSG_REPLAY]		= { REPLAY_KEYS, REPLAY_KEYS },
 	[MSG_REPLAY_END]	= { REPLAY_END_KEYS, REPLAY_END_KEYS },
+	[MSG_TASK_CREATED]	= { TASK_KEYS, TASK_NEEDS },
+	[MSG_TASK_UPDATED]	= { TASK_KEYS, TASK_NEEDS },
+	[MSG_TASK_CLOSED]	= { TASK_KEYS, TASK_NEEDS },
+	[MSG_TASK_REFUSED]	= { REFUSAL_KEYS, REFUSAL_KEYS },
 };
 
 /* The body types each context accepts, and how to say so. */
@@ -641,13 +758,17 @@ struct entry {
 
 struct decoder {
 	enum msg_context ctx;
+	enum msg_type topic;		/* msg_decode_event(): its type */
+	uint64_t lists;			/* the array keys this body may hold */
 	struct msg *m;
 	struct msg_error *err;
 	struct entry ent[MSG_KEYS_MAX];
 	size_t n;
+	size_t list_bytes;		/* array strings, NUL included */
 	char *arena;
 	size_t used;
-	uint32_t seen;
+	uint64_t seen;
+	size_t nafter;			/* entries of escalate_after */
 };
 
 static int code_errno(enum msg_code code)
@@ -714,6 +835,10 @@ static const char *expected(enum ftype t)
 		return "expected a string";
 	case FT_BOOL:
 		return "expected a boolean";
+	case FT_INT_LIST:
+		return "expected an array of integers";
+	case FT_STR_LIST:
+		return "expected an array of strings";
 	default:
 		return "expected an integer";
 	}
@@ -781,6 +906,54 @@ static void salvage_id(struct decoder *d, struct reader *r,
 	}
 }
 
+static int not_msgpack(struct decoder *d)
+{
+	return fail(d, CODE_INVALID, NULL, "body is not valid msgpack");
+}
+
+/*
+ * The entries of the array e holds, for a key that may have one: at most
+ * MSG_LIST_MAX scalars, read here only to find where they end and how much
+ * of the arena their strings need; the second pass judges them. The count
+ * is checked before a single entry is read, so a declared 2^32-1 costs
+ * nothing. e->val is left pointing at the entries (s, len) with their
+ * count in u.
+ */
+static int scan_list(struct decoder *d, struct reader *r, struct entry *e,
+		     const struct field *f, uint64_t left)
+{
+	const uint8_t *start = r->p;
+	struct value c, rest = { .kind = V_ARRAY };
+	uint64_t k;
+	int r_err;
+
+	if (e->val.u > MSG_LIST_MAX) {
+		r_err = fail(d, CODE_INVALID, f->name,
+			     "more than %d entries", MSG_LIST_MAX);
+		salvage_id(d, r, &e->val, left);
+		return r_err;
+	}
+	for (k = 0; k < e->val.u; k++) {
+		if (!read_value(r, &c))
+			return truncated(d);
+		if (c.kind == V_RESERVED)
+			return not_msgpack(d);
+		if (c.kind == V_ARRAY || c.kind == V_MAP || c.kind == V_EXT) {
+			r_err = fail(d, CODE_INVALID, f->name, "%s",
+				     expected(f->type));
+			rest.u = e->val.u - k - 1;
+			if (skip_contents(r, &c))
+				salvage_id(d, r, &rest, left);
+			return r_err;
+		}
+		if (c.kind == V_STR)
+			d->list_bytes += c.len + 1;
+	}
+	e->val.s = (const char *)start;
+	e->val.len = (size_t)(r->p - start);
+	return 0;
+}
+
 /* First pass: where the keys and values are. */
 static int scan(struct decoder *d, const void *buf, size_t len)
 {
@@ -811,8 +984,7 @@ static int scan(struct decoder *d, const void *buf, size_t len)
 		if (!read_value(&r, &e->val))
 			return truncated(d);
 		if (e->val.kind == V_RESERVED)
-			return fail(d, CODE_INVALID, NULL,
-				    "body is not valid msgpack");
+			return not_msgpack(d);
 		for (j = 0; j < d->n; j++)
 			if (d->ent[j].klen == e->klen &&
 			    memcmp(d->ent[j].key, e->key, e->klen) == 0) {
@@ -825,6 +997,18 @@ static int scan(struct decoder *d, const void *buf, size_t len)
 		if (e->val.kind == V_ARRAY || e->val.kind == V_MAP ||
 		    e->val.kind == V_EXT) {
 			f = field_lookup(e->key, e->klen);
+			if (f >= 0 && e->val.kind == V_ARRAY &&
+			    (d->lists & B(f))) {
+				r_err = scan_list(d, &r, e, &fields[f],
+						  top.u - i - 1);
+				if (r_err < 0)
+					return r_err;
+				d->n++;
+				continue;
+			}
+			/* An array key where none may be is just unknown. */
+			if (f >= 0 && (LIST_KEYS & B(f)) && !(d->lists & B(f)))
+				f = -1;
 			r_err = fail(d, CODE_INVALID, shown_key(e, shown), "%s",
 				     f < 0 ? "unknown key" :
 				     expected(fields[f].type));
@@ -857,7 +1041,7 @@ static const struct entry *find(const struct decoder *d, enum field_id f)
  */
 static int arena_init(struct decoder *d)
 {
-	size_t i, size = 0;
+	size_t i, size = d->list_bytes;
 
 	for (i = 0; i < d->n; i++)
 		if (d->ent[i].val.kind == V_STR)
@@ -923,12 +1107,23 @@ static int check_version(struct decoder *d)
 static int check_type(struct decoder *d)
 {
 	const struct entry *e = find(d, F_TYPE);
+	const char *name;
 	size_t i;
 
 	if (!e)
 		return fail(d, CODE_INVALID, "type", "required");
 	if (e->val.kind != V_STR)
 		return fail(d, CODE_INVALID, "type", "expected a string");
+	if (d->topic != MSG_NONE) {
+		name = body_names[d->topic];
+		if (strlen(name) != e->val.len ||
+		    memcmp(name, e->val.s, e->val.len) != 0)
+			return fail(d, CODE_INVALID, "type",
+				    "must be %s on topic %s", name,
+				    type_names[d->topic]);
+		d->m->type = d->topic;
+		return 0;
+	}
 	for (i = 0; i < ARRAY_SIZE(ctx_types); i++)
 		if (ctx_types[i].ctx == d->ctx &&
 		    strlen(ctx_types[i].name) == e->val.len &&
@@ -984,6 +1179,76 @@ static int check_int(struct decoder *d, const struct field *f,
 		return fail(d, CODE_INVALID, f->name, "expected an integer");
 	if (f->type == FT_INSTANT && v->u > INT64_MAX)
 		return fail(d, CODE_INVALID, f->name, "out of range");
+	if (v->u < f->min)
+		return fail(d, CODE_INVALID, f->name, "must be at least %zu",
+			    f->min);
+	return 0;
+}
+
+/*
+ * Check the entries of an array field, which scan_list() has bounded to
+ * MSG_LIST_MAX scalars, and store them in *m.
+ */
+static int take_list(struct decoder *d, enum field_id id,
+		     const struct value *v)
+{
+	const struct field *f = &fields[id];
+	struct reader r = { (const uint8_t *)v->s,
+			    (const uint8_t *)v->s + v->len };
+	int64_t *ints = NULL;
+	const char **strs = NULL;
+	size_t *count = NULL, k;
+	unsigned idx;
+	struct value c;
+	int err;
+
+	if (v->kind != V_ARRAY)
+		return fail(d, CODE_INVALID, f->name, "%s", expected(f->type));
+	switch (id) {
+	case F_REMINDERS:
+		ints = d->m->reminders;
+		count = &d->m->nreminders;
+		break;
+	case F_ESCALATE_AFTER:
+		ints = d->m->escalate_after;
+		count = &d->nafter;
+		break;
+	case F_ESCALATE_TO:
+		strs = d->m->escalate_to;
+		count = &d->m->nescalation;
+		break;
+	case F_NOTIFY:
+		strs = d->m->notify;
+		count = &d->m->nnotify;
+		break;
+	default:
+		return fail(d, CODE_INVALID, f->name, "not an array field");
+	}
+	for (k = 0; k < v->u && k < MSG_LIST_MAX; k++) {
+		if (!read_value(&r, &c))
+			return truncated(d);	/* scan_list() read it */
+		if (ints) {
+			if (c.kind == V_NEG)
+				return fail(d, CODE_INVALID, f->name,
+					    "must not be negative");
+			if (c.kind != V_UINT)
+				return fail(d, CODE_INVALID, f->name, "%s",
+					    expected(f->type));
+			if (c.u > INT64_MAX)
+				return fail(d, CODE_INVALID, f->name,
+					    "out of range");
+			ints[k] = (int64_t)c.u;
+		} else {
+			if (c.kind != V_STR)
+				return fail(d, CODE_INVALID, f->name, "%s",
+					    expected(f->type));
+			err = check_string(d, f, &c, &idx);
+			if (err < 0)
+				return err;
+			strs[k] = arena_copy(d, &c);
+		}
+	}
+	*count = k;
 	return 0;
 }
 
@@ -1021,12 +1286,19 @@ static int take_field(struct decoder *d, enum field_id id,
 			return fail(d, CODE_INVALID, f->name,
 				    "expected a boolean");
 		break;
+	case FT_INT_LIST:
+	case FT_STR_LIST:
+		return take_list(d, id, v);
 	}
 
 	switch (id) {
 	case F_ID:
 	case F_V:
 	case F_TYPE:
+	case F_REMINDERS:
+	case F_ESCALATE_TO:
+	case F_ESCALATE_AFTER:
+	case F_NOTIFY:
 	case F_COUNT:
 		break;
 	case F_KIND:
@@ -1043,6 +1315,42 @@ static int take_field(struct decoder *d, enum field_id id,
 		break;
 	case F_CODE:
 		m->code = idx;
+		break;
+	case F_STATE:
+		m->state = idx;
+		break;
+	case F_CHANGE:
+		m->change = idx;
+		break;
+	case F_RULE:
+		m->rule = s;
+		break;
+	case F_ORIGIN_AGENCY:
+		m->origin_agency = s;
+		break;
+	case F_ORIGIN_ID:
+		m->origin_id = s;
+		break;
+	case F_BY:
+		m->by = s;
+		break;
+	case F_NOTE:
+		m->note = s;
+		break;
+	case F_CREATED_AT:
+		m->created_at = (instant_t)v->u;
+		break;
+	case F_DUE_AT:
+		m->due_at = (instant_t)v->u;
+		break;
+	case F_PLAN:
+		m->plan = v->u;
+		break;
+	case F_ORIGIN_SEQ:
+		m->origin_seq = v->u;
+		break;
+	case F_CAUSE_SEQ:
+		m->cause_seq = v->u;
 		break;
 	case F_TITLE:
 		m->title = s;
@@ -1103,7 +1411,7 @@ static int take_field(struct decoder *d, enum field_id id,
 
 static int take_fields(struct decoder *d)
 {
-	uint32_t allowed = shapes[d->m->type].allowed;
+	uint64_t allowed = shapes[d->m->type].allowed;
 	char shown[KEY_SHOWN_MAX + 1];
 	size_t i;
 	int f, r;
@@ -1160,9 +1468,32 @@ static int command_rules(struct decoder *d)
 	return 0;
 }
 
+/* The rules of a task event: its topic, and the escalation pairs. */
+static int task_rules(struct decoder *d)
+{
+	const struct msg *m = d->m;
+	bool to = d->seen & B(F_ESCALATE_TO);
+	bool after = d->seen & B(F_ESCALATE_AFTER);
+
+	if (m->type == MSG_TASK_CLOSED && m->state != STATE_DONE &&
+	    m->state != STATE_CANCELLED)
+		return fail(d, CODE_INVALID, "state",
+			    "a closed task is done or cancelled");
+	if (to && !after)
+		return fail(d, CODE_INVALID, "escalate_after",
+			    "required with escalate_to");
+	if (after && !to)
+		return fail(d, CODE_INVALID, "escalate_to",
+			    "required with escalate_after");
+	if (d->nafter != m->nescalation)
+		return fail(d, CODE_INVALID, "escalate_after",
+			    "must have as many entries as escalate_to");
+	return 0;
+}
+
 static int check_required(struct decoder *d)
 {
-	uint32_t missing = shapes[d->m->type].required & ~d->seen;
+	uint64_t missing = shapes[d->m->type].required & ~d->seen;
 	int f;
 
 	for (f = 0; f < F_COUNT; f++)
@@ -1176,47 +1507,51 @@ static int check_required(struct decoder *d)
 	case MSG_COMMAND:
 	case MSG_COMMAND_ACCEPTED:
 		return command_rules(d);
+	case MSG_TASK_CREATED:
+	case MSG_TASK_UPDATED:
+	case MSG_TASK_CLOSED:
+		return task_rules(d);
 	default:
 		return 0;
 	}
 }
 
-int msg_decode(const void *buf, size_t len, enum msg_context ctx,
-	       struct msg *m, struct msg_error *err)
+/* Judged before any byte of the body is read. */
+static int check_size(struct decoder *d, size_t len)
 {
-	struct msg_error scratch;
-	struct decoder d = { .ctx = ctx, .m = m, .err = err ? err : &scratch };
+	if (len > MSG_FRAME_MAX)
+		return fail(d, CODE_TOO_LARGE, NULL,
+			    "body larger than %d bytes", MSG_FRAME_MAX);
+	if (len == 0)
+		return fail(d, CODE_INVALID, NULL, "empty body");
+	return 0;
+}
+
+/* Both decoders, once the body's context is known: the two passes. */
+static int decode(struct decoder *d, const void *buf, size_t len)
+{
+	struct msg *m = d->m;
 	const char *id;
 	void *arena;
 	int r;
 
-	memset(m, 0, sizeof *m);
-	memset(d.err, 0, sizeof *d.err);
-	if (len > MSG_FRAME_MAX)
-		return fail(&d, CODE_TOO_LARGE, NULL,
-			    "body larger than %d bytes", MSG_FRAME_MAX);
-	if (len == 0)
-		return fail(&d, CODE_INVALID, NULL, "empty body");
-	if ((unsigned)ctx >= ARRAY_SIZE(ctx_expect))
-		return fail(&d, CODE_INVALID, NULL, "unknown context");
-
 	/* Even a body that breaks off can have its id echoed. */
-	r = scan(&d, buf, len);
-	if (arena_init(&d) < 0) {
+	r = scan(d, buf, len);
+	if (arena_init(d) < 0) {
 		r = -ENOMEM;
 		goto out;
 	}
-	echo_id(&d);
+	echo_id(d);
 	if (r < 0)
 		goto out;
 
-	r = check_version(&d);
+	r = check_version(d);
 	if (r == 0)
-		r = check_type(&d);
+		r = check_type(d);
 	if (r == 0)
-		r = take_fields(&d);
+		r = take_fields(d);
 	if (r == 0)
-		r = check_required(&d);
+		r = check_required(d);
 out:
 	if (r < 0) {
 		id = m->id;
@@ -1228,6 +1563,44 @@ out:
 		m->_arena = arena;
 	}
 	return r;
+}
+
+int msg_decode(const void *buf, size_t len, enum msg_context ctx,
+	       struct msg *m, struct msg_error *err)
+{
+	struct msg_error scratch;
+	struct decoder d = { .ctx = ctx, .m = m, .err = err ? err : &scratch };
+	int r;
+
+	memset(m, 0, sizeof *m);
+	memset(d.err, 0, sizeof *d.err);
+	r = check_size(&d, len);
+	if (r < 0)
+		return r;
+	if ((unsigned)ctx >= ARRAY_SIZE(ctx_expect))
+		return fail(&d, CODE_INVALID, NULL, "unknown context");
+	return decode(&d, buf, len);
+}
+
+int msg_decode_event(const char *topic, size_t topic_len, const void *buf,
+		     size_t len, struct msg *m, struct msg_error *err)
+{
+	struct msg_error scratch;
+	struct decoder d = { .ctx = MSG_CTX_EVENT, .m = m,
+			     .err = err ? err : &scratch };
+	int r;
+
+	memset(m, 0, sizeof *m);
+	memset(d.err, 0, sizeof *d.err);
+	/* The topic is the first frame: judged before the body is. */
+	d.topic = topic ? msg_topic_type(topic, topic_len) : MSG_NONE;
+	if (!body_names[d.topic])
+		return fail(&d, CODE_INVALID, NULL, "unknown topic");
+	r = check_size(&d, len);
+	if (r < 0)
+		return r;
+	d.lists = shapes[d.topic].allowed & LIST_KEYS;
+	return decode(&d, buf, len);
 }
 
 void msg_free(struct msg *m)
@@ -1250,6 +1623,8 @@ enum kv_type {
 	KV_INT,
 	KV_BOOL,
 	KV_NIL,
+	KV_INTS,	/* an array of n int64_t at ints */
+	KV_STRS,	/* an array of n strings at strs */
 };
 
 struct kv {
@@ -1258,6 +1633,9 @@ struct kv {
 	const char *s;
 	uint64_t u;
 	int64_t i;
+	const int64_t *ints;
+	const char *const *strs;
+	size_t n;
 };
 
 struct encoder {
@@ -1268,7 +1646,8 @@ struct encoder {
 static void put(struct encoder *e, const char *key, enum kv_type type,
 		const char *s, uint64_t u, int64_t i)
 {
-	e->kv[e->n++] = (struct kv){ key, type, s, u, i };
+	e->kv[e->n++] = (struct kv){ .key = key, .type = type, .s = s,
+				     .u = u, .i = i };
 }
 
 static void put_str(struct encoder *e, const char *key, const char *s)
@@ -1290,6 +1669,140 @@ static void put_int(struct encoder *e, const char *key, int64_t i)
 static void put_bool(struct encoder *e, const char *key, bool b)
 {
 	put(e, key, KV_BOOL, NULL, b, 0);
+}
+
+static void put_ints(struct encoder *e, const char *key, const int64_t *ints,
+		     size_t n)
+{
+	if (n > 0)
+		e->kv[e->n++] = (struct kv){ .key = key, .type = KV_INTS,
+					     .ints = ints, .n = n };
+}
+
+static void put_strs(struct encoder *e, const char *key,
+		     const char *const *strs, size_t n)
+{
+	if (n > 0)
+		e->kv[e->n++] = (struct kv){ .key = key, .type = KV_STRS,
+					     .strs = strs, .n = n };
+}
+
+/* Whether s is what the decoder accepts for string field f. */
+static bool str_fits(enum field_id id, const char *s)
+{
+	const struct field *f = &fields[id];
+	size_t len;
+
+	if (!s)
+		return false;
+	len = strnlen(s, f->max + 1);
+	return len >= f->min && len <= f->max && msg_utf8_valid(s, len) &&
+	       (!f->shape || f->shape(s, len));
+}
+
+/* An optional string field: absent, or as the decoder accepts it. */
+static bool opt_fits(enum field_id id, const char *s)
+{
+	return !s || str_fits(id, s);
+}
+
+static bool ints_fit(const int64_t *ints, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (ints[i] < 0)
+			return false;
+	return true;
+}
+
+static bool agencies_fit(const char *const *strs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (!msg_agency_valid(strs[i]))
+			return false;
+	return true;
+}
+
+/*
+ * Task bodies come from the router and are stored as its tasks: every rule
+ * of the decoder is checked here, lengths included, so that a task that
+ * cannot be read back is never written.
+ */
+static int enc_task(struct encoder *e, const struct msg *m)
+{
+	const char *state = msg_state_name(m->state);
+	const char *change = msg_change_name(m->change);
+	const char *category = msg_category_name(m->category);
+
+	if (!state || !change || !category)
+		return -EINVAL;
+	if (m->severity != SEVERITY_NONE && !msg_severity_name(m->severity))
+		return -EINVAL;
+	if (m->type == MSG_TASK_CLOSED && m->state != STATE_DONE &&
+	    m->state != STATE_CANCELLED)
+		return -EINVAL;
+	if (!str_fits(F_TASK, m->task) || !str_fits(F_AGENCY, m->agency) ||
+	    !str_fits(F_TITLE, m->title) || !str_fits(F_RULE, m->rule))
+		return -EINVAL;
+	if (!opt_fits(F_ORIGIN_AGENCY, m->origin_agency) ||
+	    !opt_fits(F_ORIGIN_ID, m->origin_id) || !opt_fits(F_BY, m->by) ||
+	    !opt_fits(F_NOTE, m->note) || !opt_fits(F_REASON, m->reason) ||
+	    !opt_fits(F_PERIOD, m->period))
+		return -EINVAL;
+	if (m->created_at < 0 || m->due_at < 0 || m->plan < 1)
+		return -EINVAL;
+	if (m->nreminders > MSG_LIST_MAX || m->nescalation > MSG_LIST_MAX ||
+	    m->nnotify > MSG_LIST_MAX)
+		return -EINVAL;
+	if (!ints_fit(m->reminders, m->nreminders) ||
+	    !ints_fit(m->escalate_after, m->nescalation) ||
+	    !agencies_fit(m->escalate_to, m->nescalation) ||
+	    !agencies_fit(m->notify, m->nnotify))
+		return -EINVAL;
+	put_str(e, "task", m->task);
+	put_str(e, "state", state);
+	put_str(e, "change", change);
+	put_str(e, "agency", m->agency);
+	put_str(e, "category", category);
+	if (m->severity != SEVERITY_NONE)
+		put_str(e, "severity", msg_severity_name(m->severity));
+	put_str(e, "title", m->title);
+	if (m->drill)
+		put_bool(e, "drill", true);
+	put_int(e, "created_at", m->created_at);
+	put_int(e, "due_at", m->due_at);
+	put_uint(e, "plan", m->plan);
+	put_str(e, "rule", m->rule);
+	put_ints(e, "reminders", m->reminders, m->nreminders);
+	put_strs(e, "escalate_to", m->escalate_to, m->nescalation);
+	put_ints(e, "escalate_after", m->escalate_after, m->nescalation);
+	put_strs(e, "notify", m->notify, m->nnotify);
+	put_str(e, "origin_agency", m->origin_agency);
+	put_str(e, "origin_id", m->origin_id);
+	put_uint(e, "origin_seq", m->origin_seq);
+	put_uint(e, "cause_seq", m->cause_seq);
+	put_str(e, "by", m->by);
+	put_str(e, "note", m->note);
+	put_str(e, "reason", m->reason);
+	put_str(e, "period", m->period);
+	return 0;
+}
+
+/* A report or command that changed nothing, as the router refused it. */
+static int enc_refusal(struct encoder *e, const struct msg *m)
+{
+	if (!str_fits(F_TASK, m->task) || !str_fits(F_AGENCY, m->agency) ||
+	    !str_fits(F_ID, m->id) || !str_fits(F_REASON, m->reason))
+		return -EINVAL;
+	put_str(e, "task", m->task);
+	put_str(e, "agency", m->agency);
+	put_str(e, "id", m->id);
+	put_uint(e, "cause_seq", m->cause_seq);
+	put_str(e, "reason", m->reason);
+	return 0;
 }
 
 static int enc_report(struct encoder *e, const struct msg *m)
@@ -1407,6 +1920,14 @@ static int enc_fields(struct encoder *e, const struct msg *m)
 		put_str(e, "type", "replay-end");
 		put_uint(e, "last", m->last);
 		return 0;
+	case MSG_TASK_CREATED:
+	case MSG_TASK_UPDATED:
+	case MSG_TASK_CLOSED:
+		put_str(e, "type", "task");
+		return enc_task(e, m);
+	case MSG_TASK_REFUSED:
+		put_str(e, "type", "refusal");
+		return enc_refusal(e, m);
 	default:
 		return -EINVAL;
 	}
@@ -1414,7 +1935,7 @@ static int enc_fields(struct encoder *e, const struct msg *m)
 
 static int pack_kv(msgpack_packer *pk, const struct kv *kv)
 {
-	size_t len = strlen(kv->key);
+	size_t i, len = strlen(kv->key);
 
 	if (msgpack_pack_str(pk, len) ||
 	    msgpack_pack_str_body(pk, kv->key, len))
@@ -1432,6 +1953,23 @@ static int pack_kv(msgpack_packer *pk, const struct kv *kv)
 		return kv->u ? msgpack_pack_true(pk) : msgpack_pack_false(pk);
 	case KV_NIL:
 		return msgpack_pack_nil(pk);
+	case KV_INTS:
+		if (msgpack_pack_array(pk, kv->n))
+			return -1;
+		for (i = 0; i < kv->n; i++)
+			if (msgpack_pack_int64(pk, kv->ints[i]))
+				return -1;
+		return 0;
+	case KV_STRS:
+		if (msgpack_pack_array(pk, kv->n))
+			return -1;
+		for (i = 0; i < kv->n; i++) {
+			len = strlen(kv->strs[i]);
+			if (msgpack_pack_str(pk, len) ||
+			    msgpack_pack_str_body(pk, kv->strs[i], len))
+				return -1;
+		}
+		return 0;
 	}
 	return -1;
 }

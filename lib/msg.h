@@ -42,6 +42,9 @@
 #define MSG_LOCALITY_MAX	64
 #define MSG_PERIOD_MAX		16	/* 2026, 2026-Q3, 2026-H2, 2026-07, 2026-W05 */
 #define MSG_ERROR_MAX		256
+#define MSG_RULE_MAX		64
+#define MSG_NOTE_MAX		1024
+#define MSG_LIST_MAX		16	/* entries in any array field */
 #define MSG_TOPIC_MAX		64
 /* No valid client body is larger than this; larger frames are too_large. */
 #define MSG_FRAME_MAX		(96 * 1024)
@@ -61,9 +64,35 @@ enum msg_type {
 	/* baton-intake -> subscribers: event bodies on the bus */
 	MSG_REPORT_ACCEPTED,	/* topic "report.accepted", body type "report" */
 	MSG_COMMAND_ACCEPTED,	/* topic "command.accepted", body type "command" */
+	/* baton-router -> subscribers: event bodies on the bus */
+	MSG_TASK_CREATED,	/* topic "task.created", body type "task" */
+	MSG_TASK_UPDATED,	/* topic "task.updated", body type "task" */
+	MSG_TASK_CLOSED,	/* topic "task.closed", body type "task" */
+	MSG_TASK_REFUSED,	/* topic "task.refused", body type "refusal" */
 	/* any publisher -> subscribers */
 	MSG_HEARTBEAT,		/* topic "hb", empty map */
 	MSG_TYPE_COUNT
+};
+
+/* A task's state. */
+enum msg_state {
+	STATE_NONE = 0,
+	STATE_OPEN,		/* "open" */
+	STATE_IN_PROGRESS,	/* "in-progress" */
+	STATE_WAITING,		/* "waiting" */
+	STATE_DONE,		/* "done" */
+	STATE_CANCELLED,	/* "cancelled" */
+};
+
+/* What changed a task: the reason a task event was published. */
+enum msg_change {
+	CHANGE_NONE = 0,
+	CHANGE_CREATED,		/* "created": by a routed report */
+	CHANGE_PROGRESS,	/* "progress": a progress report */
+	CHANGE_COMPLETED,	/* "completed": a completion report or command */
+	CHANGE_EXTENDED,	/* "extended": a command moved the deadline */
+	CHANGE_REASSIGNED,	/* "reassigned": a command changed the agency */
+	CHANGE_CANCELLED,	/* "cancelled": a command */
 };
 
 enum msg_kind {
@@ -148,6 +177,37 @@ struct msg {
 	enum msg_code code;
 	const char *error;
 
+	/*
+	 * task (task.created/updated/closed): agency is the assigned agency;
+	 * task, category, severity, title, drill, period and reason as above.
+	 */
+	enum msg_state state;
+	enum msg_change change;
+	instant_t created_at;
+	instant_t due_at;
+	uint64_t plan;			/* plan version: 1, +1 per re-plan */
+	const char *rule;		/* the routing rule that made it */
+	int64_t reminders[MSG_LIST_MAX];	/* ms before due_at */
+	size_t nreminders;
+	const char *escalate_to[MSG_LIST_MAX];	/* agencies, in order */
+	int64_t escalate_after[MSG_LIST_MAX];	/* ms after due_at */
+	size_t nescalation;
+	const char *notify[MSG_LIST_MAX];	/* agencies also told */
+	size_t nnotify;
+	const char *origin_agency;	/* who reported what made the task */
+	const char *origin_id;		/* that report's id */
+	uint64_t origin_seq;		/* its intake sequence */
+	uint64_t cause_seq;		/* intake sequence of this change */
+	const char *by;			/* agency behind this change */
+	const char *note;		/* the progress report's title etc. */
+
+	/*
+	 * refusal (task.refused): a report or command on a task the sender may
+	 * not touch, or that does not exist. task is the task named, agency
+	 * the sender, id its report id, cause_seq its intake sequence, reason
+	 * why it changed nothing.
+	 */
+
 	/* replay */
 	uint64_t from;
 	/* replay-end */
@@ -189,6 +249,18 @@ int msg_decode(const void *buf, size_t len, enum msg_context ctx,
 void msg_free(struct msg *m);
 
 /*
+ * Decode and validate a bus event body published under topic (topic_len
+ * bytes, not NUL-terminated): report.accepted and command.accepted as in
+ * MSG_CTX_EVENT, task.created/updated/closed as "task" bodies,
+ * task.refused as a "refusal" body. m->type is the topic's type. A body
+ * whose "type" does not fit the topic is invalid, and so is a task.closed
+ * whose state is not done or cancelled, or an unknown topic.
+ * Returns as msg_decode().
+ */
+int msg_decode_event(const char *topic, size_t topic_len, const void *buf,
+		     size_t len, struct msg *m, struct msg_error *err);
+
+/*
  * Encode m as a msgpack body, following m->type. Events
  * (MSG_REPORT_ACCEPTED, MSG_COMMAND_ACCEPTED) encode as their "report" or
  * "command" body with "agency" and "accepted_at".
@@ -204,12 +276,15 @@ const char *msg_category_name(enum msg_category c);
 const char *msg_severity_name(enum msg_severity s);
 const char *msg_op_name(enum msg_op o);
 const char *msg_code_name(enum msg_code c);
+const char *msg_state_name(enum msg_state s);
+const char *msg_change_name(enum msg_change c);
 
 /* Inverse of the *_name functions: 0 (the NONE value) when unknown. */
 enum msg_kind msg_kind_from(const char *s);
 enum msg_category msg_category_from(const char *s);
 enum msg_severity msg_severity_from(const char *s);
 enum msg_op msg_op_from(const char *s);
+enum msg_state msg_state_from(const char *s);
 
 /* The topic a publisher uses for type t, e.g. "report.accepted". */
 const char *msg_topic(enum msg_type t);

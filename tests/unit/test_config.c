@@ -535,6 +535,149 @@ static void test_state_path(void **state)
 	config_free(NULL);
 }
 
+/* ------------------------------------------------------ config_parse_ini */
+
+/* What config_parse_ini() handed over, one line per call. */
+struct events {
+	char log[1024];
+	size_t len;
+	const char *fail_on;	/* a key to refuse, or NULL */
+	int fail_line;		/* the line to blame instead, or 0 */
+	int fail_r;
+};
+
+static int record(void *user, const char *section, const char *name,
+		  const char *value, struct config_error *err)
+{
+	struct events *ev = user;
+	char *at = ev->log + ev->len;
+	size_t left = sizeof ev->log - ev->len;
+
+	if (!section)
+		ev->len += snprintf(at, left, "%d end\n", err->line);
+	else if (!name)
+		ev->len += snprintf(at, left, "%d [%s]\n", err->line, section);
+	else
+		ev->len += snprintf(at, left, "%d %s.%s=%s\n", err->line,
+				    section, name, value);
+	/* Nothing is said about a line that is fine. */
+	assert_string_equal(err->msg, "");
+	if (ev->fail_on && name && strcmp(name, ev->fail_on) == 0) {
+		if (ev->fail_r == -EINVAL)
+			snprintf(err->msg, sizeof err->msg, "no %s", name);
+		if (ev->fail_line)
+			err->line = ev->fail_line;
+		return ev->fail_r;
+	}
+	return 0;
+}
+
+/* Headers, keys and the end, in order, each with its line. */
+static void test_parse_ini(void **state)
+{
+	struct fixture *fx = *state;
+	struct events ev = { .len = 0 };
+	struct config_error err = { .line = 0 };
+	char name[64], text[512], expect[512];
+
+	/* Longer than the 49 characters inih keeps of a section name. */
+	memset(name, 'x', 60);
+	name[60] = '\0';
+	snprintf(text, sizeof text,
+		 "top = 1\n"
+		 "; comment\n"
+		 "[%s]   ; a comment\n"
+		 "  key = a value ; its comment\n"
+		 "\n"
+		 "[b]\n"
+		 "[c]\n"
+		 "k=v\n", name);
+	write_file(fx, "other.conf", text);
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err), 0);
+	snprintf(expect, sizeof expect,
+		 "1 .top=1\n"
+		 "3 [%s]\n"
+		 "4 %s.key=a value\n"
+		 "6 [b]\n"
+		 "7 [c]\n"
+		 "8 c.k=v\n"
+		 "8 end\n", name, name);
+	assert_string_equal(ev.log, expect);
+}
+
+/* The first refusal is reported, and nothing is handed over after it. */
+static void test_parse_ini_refusal(void **state)
+{
+	struct fixture *fx = *state;
+	struct events ev = { .fail_on = "b", .fail_r = -EINVAL };
+	struct config_error err;
+
+	write_file(fx, "other.conf", "[s]\na = 1\nb = 2\nc = 3\n[t]\n");
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err),
+			 -EINVAL);
+	assert_string_equal(ev.log, "1 [s]\n2 s.a=1\n3 s.b=2\n");
+	assert_string_equal(err.file, fx->path);
+	assert_int_equal(err.line, 3);
+	assert_string_equal(err.msg, "no b");
+
+	/* The callback may blame an earlier line. */
+	memset(&ev, 0, sizeof ev);
+	ev.fail_on = "b";
+	ev.fail_r = -EINVAL;
+	ev.fail_line = 1;
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err),
+			 -EINVAL);
+	assert_int_equal(err.line, 1);
+
+	/* Without a sentence, the errno says it. */
+	memset(&ev, 0, sizeof ev);
+	ev.fail_on = "a";
+	ev.fail_r = -ENOMEM;
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err),
+			 -ENOMEM);
+	assert_int_equal(err.line, 2);
+	assert_string_equal(err.msg, strerror(ENOMEM));
+}
+
+/* Of a syntax error and a refusal, the one on the earlier line wins. */
+static void test_parse_ini_syntax(void **state)
+{
+	struct fixture *fx = *state;
+	struct events ev = { .fail_on = "b", .fail_r = -EINVAL };
+	struct config_error err;
+
+	write_file(fx, "other.conf", "[s]\nwords\nb = 2\n");
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err),
+			 -EINVAL);
+	assert_int_equal(err.line, 2);
+	assert_string_equal(err.msg, "expected [section] or key = value");
+
+	memset(&ev, 0, sizeof ev);
+	ev.fail_on = "b";
+	ev.fail_r = -EINVAL;
+	ev.fail_line = 1;
+	assert_int_equal(config_parse_ini(fx->path, record, &ev, &err),
+			 -EINVAL);
+	assert_int_equal(err.line, 1);
+	assert_string_equal(err.msg, "no b");
+}
+
+static void test_parse_ini_missing(void **state)
+{
+	struct fixture *fx = *state;
+	struct events ev = { .len = 0 };
+	struct config_error err = { .line = 5 };
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof path, "%s/absent.conf", fx->dir);
+	assert_int_equal(config_parse_ini(path, record, &ev, &err), -ENOENT);
+	assert_string_equal(ev.log, "");
+	assert_string_equal(err.file, path);
+	assert_int_equal(err.line, 0);
+	assert_string_equal(err.msg, strerror(ENOENT));
+	assert_int_equal(config_parse_ini(path, record, &ev, NULL), -ENOENT);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -561,6 +704,10 @@ int main(void)
 		T(test_directory),
 		T(test_parse_size),
 		T(test_state_path),
+		T(test_parse_ini),
+		T(test_parse_ini_refusal),
+		T(test_parse_ini_syntax),
+		T(test_parse_ini_missing),
 	};
 #undef T
 

@@ -71,6 +71,8 @@ struct spec {
 #define END		{ .key = NULL }
 #define DUP(k, v)	{ .key = (k), .t = T_STR, .s = (v), \
 			  .len = sizeof(v) - 1, .dup = true }
+#define DUPRAW(k, v)	{ .key = (k), .t = T_RAW, .s = (v), \
+			  .len = sizeof(v) - 1, .dup = true }
 
 struct buf {
 	char *p;
@@ -234,16 +236,25 @@ static void assert_empty_but_id(const struct msg *m)
 		assert_non_null(m->_arena);
 }
 
-/* Decode bytes; assert the answer, the code and the field. */
-static void expect(const void *bytes, size_t len, enum msg_context ctx,
-		   int rc, const char *field, const char *text)
+/*
+ * Decode bytes, as an event published under topic or, when topic is NULL,
+ * in ctx; assert the answer, the code and the field.
+ */
+static void expect_in(const char *topic, const void *bytes, size_t len,
+		      enum msg_context ctx, int rc, const char *field,
+		      const char *text)
 {
 	char *copy = exact_copy(bytes, len);
+	char *tcopy = topic ? exact_copy(topic, strlen(topic)) : NULL;
 	struct msg_error err;
 	struct msg m;
 	int r;
 
-	r = msg_decode(copy, len, ctx, &m, &err);
+	if (topic)
+		r = msg_decode_event(tcopy, strlen(topic), copy, len, &m, &err);
+	else
+		r = msg_decode(copy, len, ctx, &m, &err);
+	free(tcopy);
 	assert_int_equal(r, rc);
 	assert_int_equal(err.code, code_for(rc));
 	if (rc < 0) {
@@ -257,8 +268,17 @@ static void expect(const void *bytes, size_t len, enum msg_context ctx,
 	free(copy);
 }
 
+static void expect(const void *bytes, size_t len, enum msg_context ctx,
+		   int rc, const char *field, const char *text)
+{
+	expect_in(NULL, bytes, len, ctx, rc, field, text);
+}
+
 /* A literal's bytes, embedded NULs included. */
 #define expect_lit(lit, ...)	expect(lit, sizeof(lit) - 1, __VA_ARGS__)
+/* The same, as an event body published under topic. */
+#define expect_ev(topic, lit, ...) \
+	expect_in(topic, lit, sizeof(lit) - 1, MSG_CTX_EVENT, __VA_ARGS__)
 
 /* ---- base bodies ---- */
 
@@ -322,6 +342,39 @@ static const struct spec nack[] = {
 	S("error", "title: required"), END,
 };
 
+/* task.created as the router writes it for a rule with no lists */
+static const struct spec task_min[] = {
+	U("v", 1), S("type", "task"), S("task", "T-7"), S("state", "open"),
+	S("change", "created"), S("agency", "cert-ro"),
+	S("category", "cybersecurity"), S("title", "Intrusion"),
+	U("created_at", 1763000000123), U("due_at", 1763086400123),
+	U("plan", 1), S("rule", "key-systems"), U("origin_seq", 7),
+	U("cause_seq", 7), END,
+};
+
+/* Every key a task may carry; the arrays are in the middle. */
+static const struct spec task_full[] = {
+	U("v", 1), S("type", "task"), S("task", "T-7"), S("state", "open"),
+	S("change", "created"), S("agency", "cert-ro"),
+	S("category", "cybersecurity"), S("severity", "high"),
+	S("title", "Intrusion"), BOOL("drill", 1),
+	U("created_at", 1763000000123), U("due_at", 1763086400123),
+	U("plan", 1), S("rule", "key-systems"),
+	RAW("reminders", "\x92\xce\x05\x26\x5c\x00\xce\x00\x6d\xdd\x00"),
+	RAW("escalate_to", "\x92\xa6" "office" "\xa9" "committee"),
+	RAW("escalate_after", "\x92\x00\xce\x0a\x4c\xb8\x00"),
+	RAW("notify", "\x91\xa3" "mic"), S("origin_agency", "mic"),
+	S("origin_id", "r-1"), U("origin_seq", 7), U("cause_seq", 7),
+	S("by", "mic"), S("note", ""), S("reason", "first"),
+	S("period", "2026-Q3"), END,
+};
+
+static const struct spec refusal[] = {
+	U("v", 1), S("type", "refusal"), S("task", "T-7"), S("agency", "mic"),
+	S("id", "r-9"), U("cause_seq", 12),
+	S("reason", "task T-7 is assigned to cert-ro, not mic"), END,
+};
+
 static const struct spec replay[] = {
 	U("v", 1), S("type", "replay"), U("from", 5), END,
 };
@@ -336,10 +389,11 @@ struct rule {
 	const char *name;
 	enum msg_context ctx;
 	const struct spec *base;
-	struct spec over[4];
+	struct spec over[5];
 	int rc;
 	const char *field;
 	const char *text;	/* NULL: any sentence */
+	const char *topic;	/* msg_decode_event() under it; ctx unused */
 };
 
 #define SUB	MSG_CTX_SUBMIT
@@ -348,10 +402,38 @@ struct rule {
 #define RPL	MSG_CTX_REPLAY
 #define RPE	MSG_CTX_REPLAY_END
 
-#define OK(n, c, b, ...)	{ n, c, b, { __VA_ARGS__ }, 0, NULL, NULL }
-#define NO(n, c, b, f, t, ...)	{ n, c, b, { __VA_ARGS__ }, -EINVAL, f, t }
+#define OK(n, c, b, ...)	{ n, c, b, { __VA_ARGS__ }, 0, NULL, NULL, \
+				  NULL }
+#define NO(n, c, b, f, t, ...)	{ n, c, b, { __VA_ARGS__ }, -EINVAL, f, t, \
+				  NULL }
 #define VER(n, c, b, t, ...)	{ n, c, b, { __VA_ARGS__ }, \
-				  -EPROTONOSUPPORT, "v", t }
+				  -EPROTONOSUPPORT, "v", t, NULL }
+/* The same, as msg_decode_event() under a topic. */
+#define TOK(n, tp, b, ...)	{ .name = n, .topic = tp, .base = b, \
+				  .over = { __VA_ARGS__ } }
+#define TNO(n, tp, b, f, t, ...) \
+	{ .name = n, .topic = tp, .base = b, .over = { __VA_ARGS__ }, \
+	  .rc = -EINVAL, .field = f, .text = t }
+#define TVER(n, tp, b, t, ...) \
+	{ .name = n, .topic = tp, .base = b, .over = { __VA_ARGS__ }, \
+	  .rc = -EPROTONOSUPPORT, .field = "v", .text = t }
+
+#define TC	"task.created"
+#define TU	"task.updated"
+#define TCL	"task.closed"
+#define TR	"task.refused"
+#define RA	"report.accepted"
+#define CA	"command.accepted"
+
+#define A16		"aaaaaaaaaaaaaaaa"
+#define ONES16		"\x01\x01\x01\x01\x01\x01\x01\x01" \
+			"\x01\x01\x01\x01\x01\x01\x01\x01"
+#define OFFICE16	"\xa6" "office" "\xa6" "office" "\xa6" "office" \
+			"\xa6" "office" "\xa6" "office" "\xa6" "office" \
+			"\xa6" "office" "\xa6" "office" "\xa6" "office" \
+			"\xa6" "office" "\xa6" "office" "\xa6" "office" \
+			"\xa6" "office" "\xa6" "office" "\xa6" "office" \
+			"\xa6" "office"
 
 #define PERIOD_TEXT	"period: must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or " \
 			"YYYY-Www"
@@ -867,6 +949,389 @@ static const struct rule rules[] = {
 	   "last: must not be negative", I("last", -1)),
 	NO("from is unknown in a replay-end", RPE, replay_end, "from",
 	   "from: unknown key", U("from", 1)),
+
+	/* events by topic: the bodies each one takes */
+	TOK("minimal task.created accepted", TC, task_min),
+	TOK("full task.created accepted", TC, task_full),
+	TOK("task.created in state waiting accepted", TC, task_min,
+	    S("state", "waiting")),
+	TOK("task.updated accepted", TU, task_full, S("state", "in-progress"),
+	    S("change", "progress")),
+	TOK("task.updated may carry a closed state", TU, task_min,
+	    S("state", "done"), S("change", "completed")),
+	TOK("task.closed done accepted", TCL, task_full, S("state", "done"),
+	    S("change", "completed")),
+	TOK("task.closed cancelled accepted", TCL, task_min,
+	    S("state", "cancelled"), S("change", "cancelled")),
+	TNO("task.closed open is invalid", TCL, task_min, "state",
+	    "state: a closed task is done or cancelled"),
+	TNO("task.closed in-progress is invalid", TCL, task_full, "state",
+	    "state: a closed task is done or cancelled",
+	    S("state", "in-progress")),
+	TNO("task.closed waiting is invalid", TCL, task_min, "state",
+	    "state: a closed task is done or cancelled", S("state", "waiting")),
+	TOK("refusal accepted", TR, refusal),
+	TOK("report on report.accepted accepted", RA, ev_report),
+	TOK("command on command.accepted accepted", CA, ev_command),
+	TOK("extend on command.accepted accepted", CA, ev_command,
+	    S("op", "extend"), U("until", 1800000000000)),
+
+	/* the body type must fit the topic */
+	TNO("report body on task.created is invalid", TC, ev_report, "type",
+	    "type: must be task on topic task.created"),
+	TNO("refusal body on task.updated is invalid", TU, refusal, "type",
+	    "type: must be task on topic task.updated"),
+	TNO("command body on task.closed is invalid", TCL, ev_command, "type",
+	    "type: must be task on topic task.closed"),
+	TNO("task body on task.refused is invalid", TR, task_min, "type",
+	    "type: must be refusal on topic task.refused"),
+	TNO("report body on task.refused is invalid", TR, ev_report, "type",
+	    "type: must be refusal on topic task.refused"),
+	TNO("task body on report.accepted is invalid", RA, task_min, "type",
+	    "type: must be report on topic report.accepted"),
+	TNO("command body on report.accepted is invalid", RA, ev_command,
+	    "type", "type: must be report on topic report.accepted"),
+	TNO("report body on command.accepted is invalid", CA, ev_report,
+	    "type", "type: must be command on topic command.accepted"),
+	TNO("refusal body on command.accepted is invalid", CA, refusal,
+	    "type", "type: must be command on topic command.accepted"),
+	TNO("ack body on a topic is invalid", TC, ack, "type",
+	    "type: must be task on topic task.created"),
+	TNO("type is required on a topic", TC, task_min, "type",
+	    "type: required", OMIT("type")),
+	TNO("type as int on a topic is invalid", TC, task_min, "type",
+	    "type: expected a string", U("type", 1)),
+	TNO("type is case-sensitive on a topic", TC, task_min, "type", NULL,
+	    S("type", "Task")),
+	TVER("v 2 on a topic is unsupported_version", TC, task_min,
+	     "v: version 2 is not supported, only 1", U("v", 2)),
+	TVER("v 2 is judged before the topic's type", TR, task_min, NULL,
+	     U("v", 2)),
+	TNO("v is required on a topic", TR, refusal, "v", "v: required",
+	    OMIT("v")),
+	TNO("report.accepted requires accepted_at", RA, ev_report,
+	    "accepted_at", "accepted_at: required", OMIT("accepted_at")),
+	TNO("report.accepted requires agency", RA, incident, "agency",
+	    "agency: required"),
+	TNO("report.accepted keeps the report rules", RA, ev_report,
+	    "severity", "severity: required for incident reports",
+	    OMIT("severity")),
+	TNO("command.accepted keeps the command rules", CA, ev_command, "to",
+	    "to: only for reassign", S("to", "cert-ro")),
+
+	/* task: required keys */
+	TNO("task requires task", TC, task_min, "task", "task: required",
+	    OMIT("task")),
+	TNO("task requires state", TC, task_min, "state", "state: required",
+	    OMIT("state")),
+	TNO("task requires change", TC, task_min, "change",
+	    "change: required", OMIT("change")),
+	TNO("task requires agency", TC, task_min, "agency",
+	    "agency: required", OMIT("agency")),
+	TNO("task requires category", TC, task_min, "category",
+	    "category: required", OMIT("category")),
+	TNO("task requires title", TC, task_min, "title", "title: required",
+	    OMIT("title")),
+	TNO("task requires created_at", TC, task_min, "created_at",
+	    "created_at: required", OMIT("created_at")),
+	TNO("task requires due_at", TC, task_min, "due_at",
+	    "due_at: required", OMIT("due_at")),
+	TNO("task requires plan", TC, task_min, "plan", "plan: required",
+	    OMIT("plan")),
+	TNO("task requires rule", TC, task_min, "rule", "rule: required",
+	    OMIT("rule")),
+	TNO("task requires origin_seq", TC, task_min, "origin_seq",
+	    "origin_seq: required", OMIT("origin_seq")),
+	TNO("task requires cause_seq", TC, task_min, "cause_seq",
+	    "cause_seq: required", OMIT("cause_seq")),
+	TNO("task.updated requires state too", TU, task_full, "state",
+	    "state: required", OMIT("state")),
+	TNO("task.closed requires cause_seq too", TCL, task_min, "cause_seq",
+	    "cause_seq: required", S("state", "done"), OMIT("cause_seq")),
+
+	/* task: values */
+	TNO("task state closed is invalid", TC, task_min, "state",
+	    "state: must be one of open, in-progress, waiting, done, "
+	    "cancelled", S("state", "closed")),
+	TNO("task state as int is invalid", TC, task_min, "state",
+	    "state: expected a string", U("state", 1)),
+	TNO("task change moved is invalid", TC, task_min, "change",
+	    "change: must be one of created, progress, completed, extended, "
+	    "reassigned, cancelled", S("change", "moved")),
+	TOK("task change reassigned accepted", TU, task_min,
+	    S("change", "reassigned")),
+	TOK("task change extended accepted", TU, task_min,
+	    S("change", "extended"), U("plan", 2)),
+	TNO("task plan 0 is invalid", TC, task_min, "plan",
+	    "plan: must be at least 1", U("plan", 0)),
+	TNO("task plan -1 is invalid", TC, task_min, "plan",
+	    "plan: must not be negative", I("plan", -1)),
+	TOK("task plan 2^64-1 accepted", TU, task_min, U("plan", UINT64_MAX)),
+	TNO("task plan as string is invalid", TC, task_min, "plan",
+	    "plan: expected an integer", S("plan", "1")),
+	TNO("task created_at -1 is invalid", TC, task_min, "created_at",
+	    "created_at: must not be negative", I("created_at", -1)),
+	TNO("task due_at beyond INT64_MAX is invalid", TC, task_min, "due_at",
+	    "due_at: out of range", U("due_at", UINT64_MAX)),
+	TNO("task due_at as string is invalid", TC, task_min, "due_at",
+	    "due_at: expected an integer", S("due_at", T0)),
+	TOK("task origin_seq 0 accepted", TC, task_min, U("origin_seq", 0)),
+	TNO("task cause_seq -1 is invalid", TC, task_min, "cause_seq",
+	    "cause_seq: must not be negative", I("cause_seq", -1)),
+	TNO("task origin_seq nil is invalid", TC, task_min, "origin_seq",
+	    "origin_seq: expected an integer", NIL("origin_seq")),
+	TNO("task rule empty is invalid", TC, task_min, "rule",
+	    "rule: must not be empty", S("rule", "")),
+	TOK("task rule of 64 bytes accepted", TC, task_min,
+	    REP("rule", "r", 64)),
+	TNO("task rule of 65 bytes is invalid", TC, task_min, "rule",
+	    "rule: longer than 64 bytes", REP("rule", "r", 65)),
+	TNO("task task of 129 bytes is invalid", TC, task_min, "task",
+	    "task: longer than 128 bytes", REP("task", "t", 129)),
+	TNO("task title of 257 bytes is invalid", TC, task_min, "title",
+	    "title: longer than 256 bytes", REP("title", "a", 257)),
+	TNO("task title with bad UTF-8 is invalid", TC, task_min, "title",
+	    "title: invalid UTF-8", S("title", "a\xc0\xaf")),
+	TNO("task agency must be an agency name", TC, task_min, "agency",
+	    "agency: " AGENCY_SHAPE, S("agency", "cert ro")),
+	TNO("task category cyber is invalid", TC, task_min, "category", NULL,
+	    S("category", "cyber")),
+	TOK("task severity is optional", TC, task_min, S("severity", "low")),
+	TNO("task severity urgent is invalid", TC, task_min, "severity",
+	    "severity: must be one of low, medium, high, critical",
+	    S("severity", "urgent")),
+	TOK("task drill false accepted", TC, task_min, BOOL("drill", 0)),
+	TNO("task drill 1 is invalid", TC, task_min, "drill",
+	    "drill: expected a boolean", U("drill", 1)),
+	TOK("task note empty accepted", TU, task_min, S("note", "")),
+	TOK("task note of 1024 bytes accepted", TU, task_min,
+	    REP("note", "n", 1024)),
+	TNO("task note of 1025 bytes is invalid", TU, task_min, "note",
+	    "note: longer than 1024 bytes", REP("note", "n", 1025)),
+	TNO("task note with NUL is invalid", TU, task_min, "note",
+	    "note: contains a NUL byte", S("note", "a\0")),
+	TOK("task origin_id of 128 bytes accepted", TC, task_min,
+	    REP("origin_id", "i", 128)),
+	TNO("task origin_id of 129 bytes is invalid", TC, task_min,
+	    "origin_id", "origin_id: longer than 128 bytes",
+	    REP("origin_id", "i", 129)),
+	TNO("task origin_id empty is invalid", TC, task_min, "origin_id",
+	    "origin_id: must not be empty", S("origin_id", "")),
+	TNO("task origin_agency must be an agency name", TC, task_min,
+	    "origin_agency", "origin_agency: " AGENCY_SHAPE,
+	    S("origin_agency", "mic/1")),
+	TNO("task by must be an agency name", TU, task_min, "by",
+	    "by: " AGENCY_SHAPE, S("by", "of fice")),
+	TNO("task by of 65 bytes is invalid", TU, task_min, "by",
+	    "by: longer than 64 bytes", REP("by", "b", 65)),
+	TOK("task reason accepted", TU, task_min, S("reason", "moved")),
+	TNO("task reason empty is invalid", TU, task_min, "reason",
+	    "reason: must not be empty", S("reason", "")),
+	TNO("task reason of 1025 bytes is invalid", TU, task_min, "reason",
+	    "reason: longer than 1024 bytes", REP("reason", "r", 1025)),
+	TNO("task period follows the report rule", TC, task_min, "period",
+	    PERIOD_TEXT, S("period", "2026-Q5")),
+	TNO("id is unknown in a task", TC, task_min, "id", "id: unknown key",
+	    S("id", "r-1")),
+	TNO("kind is unknown in a task", TC, task_min, "kind",
+	    "kind: unknown key", S("kind", "incident")),
+	TNO("locality is unknown in a task", TC, task_min, "locality",
+	    "locality: unknown key", S("locality", "HN")),
+	TNO("accepted_at is unknown in a task", TC, task_min, "accepted_at",
+	    "accepted_at: unknown key", U("accepted_at", 1)),
+	TNO("typo is unknown in a task", TC, task_min, "reminder",
+	    "reminder: unknown key", RAW("reminder", "\x91\x01")),
+	TNO("duplicate rule is invalid", TC, task_min, "rule",
+	    "rule: duplicate key", DUP("rule", "other")),
+	TNO("task title as array is invalid", TC, task_min, "title",
+	    "title: expected a string", ARRAY("title")),
+
+	/* refusal */
+	TNO("refusal requires task", TR, refusal, "task", "task: required",
+	    OMIT("task")),
+	TNO("refusal requires agency", TR, refusal, "agency",
+	    "agency: required", OMIT("agency")),
+	TNO("refusal requires id", TR, refusal, "id", "id: required",
+	    OMIT("id")),
+	TNO("refusal requires cause_seq", TR, refusal, "cause_seq",
+	    "cause_seq: required", OMIT("cause_seq")),
+	TNO("refusal requires reason", TR, refusal, "reason",
+	    "reason: required", OMIT("reason")),
+	TNO("refusal id of 129 bytes is invalid", TR, refusal, "id",
+	    "id: longer than 128 bytes", REP("id", "a", 129)),
+	TNO("refusal id nil is invalid", TR, refusal, "id",
+	    "id: expected a string", NIL("id")),
+	TNO("refusal agency must be an agency name", TR, refusal, "agency",
+	    "agency: " AGENCY_SHAPE, S("agency", "m i c")),
+	TNO("refusal task empty is invalid", TR, refusal, "task",
+	    "task: must not be empty", S("task", "")),
+	TNO("refusal reason empty is invalid", TR, refusal, "reason",
+	    "reason: must not be empty", S("reason", "")),
+	TNO("refusal reason of 1025 bytes is invalid", TR, refusal, "reason",
+	    "reason: longer than 1024 bytes", REP("reason", "r", 1025)),
+	TNO("refusal cause_seq as string is invalid", TR, refusal,
+	    "cause_seq", "cause_seq: expected an integer",
+	    S("cause_seq", "12")),
+	TNO("title is unknown in a refusal", TR, refusal, "title",
+	    "title: unknown key", S("title", "x")),
+	TNO("state is unknown in a refusal", TR, refusal, "state",
+	    "state: unknown key", S("state", "open")),
+	TNO("reminders are unknown in a refusal", TR, refusal, "reminders",
+	    "reminders: unknown key", RAW("reminders", "\x91\x01")),
+
+	/* task: arrays */
+	TOK("reminders of 2 accepted", TC, task_min,
+	    RAW("reminders", "\x92\x01\xcd\x01\x00")),
+	TOK("reminders empty accepted", TC, task_min, RAW("reminders", "\x90")),
+	TOK("reminders of 16 accepted", TC, task_min,
+	    RAW("reminders", "\xdc\x00\x10" ONES16)),
+	TOK("reminders as array32 accepted", TC, task_min,
+	    RAW("reminders", "\xdd\x00\x00\x00\x01\x05")),
+	TOK("reminders INT64_MAX accepted", TC, task_min,
+	    RAW("reminders", "\x91\xcf\x7f\xff\xff\xff\xff\xff\xff\xff")),
+	TOK("reminders as int64 encodings accepted", TC, task_min,
+	    RAW("reminders", "\x92\xd3\0\0\0\0\0\0\0\x05\xd0\x01")),
+	TNO("reminders of 17 are invalid", TC, task_min, "reminders",
+	    "reminders: more than 16 entries",
+	    RAW("reminders", "\xdc\x00\x11" ONES16 "\x01")),
+	TNO("reminders declaring 17 are invalid unread", TC, task_min,
+	    "reminders", "reminders: more than 16 entries",
+	    RAW("reminders", "\xdc\x00\x11")),
+	TNO("reminders with a string are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x92\x01\xa1x")),
+	TNO("reminders with nil are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x91\xc0")),
+	TNO("reminders with a float are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x91\xca\x3f\x80\x00\x00")),
+	TNO("reminders with a boolean are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x91\xc3")),
+	TNO("reminders with -1 are invalid", TC, task_min, "reminders",
+	    "reminders: must not be negative",
+	    RAW("reminders", "\x92\x01\xff")),
+	TNO("reminders beyond INT64_MAX are invalid", TC, task_min,
+	    "reminders", "reminders: out of range",
+	    RAW("reminders", "\x91\xcf\x80\0\0\0\0\0\0\0")),
+	TNO("reminders nested are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x92\x01\x91\x01")),
+	TNO("reminders with a map are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x91\x81\xa1" "a\x01")),
+	TNO("reminders with an ext are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers",
+	    RAW("reminders", "\x91\xd4\x01\x01")),
+	TNO("reminders with a reserved byte are invalid", TC, task_min, "",
+	    "body is not valid msgpack", RAW("reminders", "\x91\xc1")),
+	TNO("reminders as an integer are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers", U("reminders", 5)),
+	TNO("reminders as a map are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers", MAP("reminders")),
+	TNO("reminders as an ext are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers", EXT("reminders")),
+	TNO("reminders nil are invalid", TC, task_min, "reminders",
+	    "reminders: expected an array of integers", NIL("reminders")),
+	TNO("duplicate reminders are invalid", TC, task_min, "reminders",
+	    "reminders: duplicate key", RAW("reminders", "\x91\x01"),
+	    DUPRAW("reminders", "\x91\x02")),
+	TOK("notify of 1 accepted", TC, task_min,
+	    RAW("notify", "\x91\xa6" "office")),
+	TOK("notify of 16 accepted", TC, task_min,
+	    RAW("notify", "\xdc\x00\x10" OFFICE16)),
+	TOK("notify of 64-byte names accepted", TC, task_min,
+	    RAW("notify", "\x91\xd9\x40" A16 A16 A16 A16)),
+	TNO("notify of 17 are invalid", TC, task_min, "notify",
+	    "notify: more than 16 entries",
+	    RAW("notify", "\xdc\x00\x11" OFFICE16 "\xa1x")),
+	TNO("notify with an integer is invalid", TC, task_min, "notify",
+	    "notify: expected an array of strings", RAW("notify", "\x91\x01")),
+	TNO("notify with bin is invalid", TC, task_min, "notify",
+	    "notify: expected an array of strings",
+	    RAW("notify", "\x91\xc4\x03mic")),
+	TNO("notify nested is invalid", TC, task_min, "notify",
+	    "notify: expected an array of strings",
+	    RAW("notify", "\x91\x91\xa3mic")),
+	TNO("notify with an empty name is invalid", TC, task_min, "notify",
+	    "notify: must not be empty", RAW("notify", "\x92\xa3mic\xa0")),
+	TNO("notify with a 65-byte name is invalid", TC, task_min, "notify",
+	    "notify: longer than 64 bytes",
+	    RAW("notify", "\x91\xd9\x41" A16 A16 A16 A16 "a")),
+	TNO("notify with a space is invalid", TC, task_min, "notify",
+	    "notify: " AGENCY_SHAPE, RAW("notify", "\x91\xa7of fice")),
+	TNO("notify with bad UTF-8 is invalid", TC, task_min, "notify",
+	    "notify: invalid UTF-8", RAW("notify", "\x91\xa2\xc3\x28")),
+	TNO("notify with NUL is invalid", TC, task_min, "notify",
+	    "notify: contains a NUL byte", RAW("notify", "\x91\xa2" "a\0")),
+	TNO("notify as a string is invalid", TC, task_min, "notify",
+	    "notify: expected an array of strings", S("notify", "office")),
+	TOK("escalation of 2 accepted", TC, task_min,
+	    RAW("escalate_to", "\x92\xa6" "office" "\xa3mic"),
+	    RAW("escalate_after", "\x92\x00\xce\x0a\x4c\xb8\x00")),
+	TOK("escalation empty accepted", TC, task_min,
+	    RAW("escalate_to", "\x90"), RAW("escalate_after", "\x90")),
+	TOK("escalation of 16 accepted", TC, task_min,
+	    RAW("escalate_to", "\xdc\x00\x10" OFFICE16),
+	    RAW("escalate_after", "\xdc\x00\x10" ONES16)),
+	TNO("escalate_to without escalate_after is invalid", TC, task_min,
+	    "escalate_after", "escalate_after: required with escalate_to",
+	    RAW("escalate_to", "\x91\xa6" "office")),
+	TNO("escalate_after without escalate_to is invalid", TC, task_min,
+	    "escalate_to", "escalate_to: required with escalate_after",
+	    RAW("escalate_after", "\x91\x00")),
+	TNO("escalate_after shorter is invalid", TC, task_min,
+	    "escalate_after",
+	    "escalate_after: must have as many entries as escalate_to",
+	    RAW("escalate_to", "\x92\xa6" "office" "\xa3mic"),
+	    RAW("escalate_after", "\x91\x00")),
+	TNO("escalate_after longer is invalid", TC, task_min,
+	    "escalate_after",
+	    "escalate_after: must have as many entries as escalate_to",
+	    RAW("escalate_to", "\x91\xa6" "office"),
+	    RAW("escalate_after", "\x92\x00\x01")),
+	TNO("escalate_to empty with escalate_after is invalid", TC, task_min,
+	    "escalate_after",
+	    "escalate_after: must have as many entries as escalate_to",
+	    RAW("escalate_to", "\x90"), RAW("escalate_after", "\x91\x00")),
+	TNO("escalate_after with -1 is invalid", TC, task_min,
+	    "escalate_after", "escalate_after: must not be negative",
+	    RAW("escalate_to", "\x91\xa6" "office"),
+	    RAW("escalate_after", "\x91\xff")),
+	TNO("escalate_to with an integer is invalid", TC, task_min,
+	    "escalate_to", "escalate_to: expected an array of strings",
+	    RAW("escalate_to", "\x91\x01"), RAW("escalate_after", "\x91\x00")),
+	TNO("escalate_to with a slash is invalid", TC, task_min,
+	    "escalate_to", "escalate_to: " AGENCY_SHAPE,
+	    RAW("escalate_to", "\x91\xa3" "a/b"),
+	    RAW("escalate_after", "\x91\x00")),
+	TNO("escalate_to of 17 is invalid", TC, task_min, "escalate_to",
+	    "escalate_to: more than 16 entries",
+	    RAW("escalate_to", "\xdc\x00\x11" OFFICE16 "\xa1x")),
+	TNO("escalate_after nested is invalid", TC, task_min,
+	    "escalate_after", "escalate_after: expected an array of integers",
+	    RAW("escalate_after", "\x91\x90")),
+
+	/* arrays where no body may hold them stay unknown keys */
+	NO("reminders are unknown on submit", SUB, incident, "reminders",
+	   "reminders: unknown key", RAW("reminders", "\x91\x01")),
+	NO("nested escalate_to is unknown on submit", SUB, incident,
+	   "escalate_to", "escalate_to: unknown key",
+	   RAW("escalate_to", "\x91\x91\x01")),
+	NO("notify is unknown in an event", EVT, ev_report, "notify",
+	   "notify: unknown key", RAW("notify", "\x91\xa3mic")),
+	NO("scalar reminders are unknown on submit", SUB, incident,
+	   "reminders", "reminders: unknown key", U("reminders", 1)),
+	NO("plan is unknown in a report", SUB, incident, "plan",
+	   "plan: unknown key", U("plan", 1)),
+	NO("state is unknown in a command", SUB, complete, "state",
+	   "state: unknown key", S("state", "done")),
+	TNO("reminders are unknown on report.accepted", RA, ev_report,
+	    "reminders", "reminders: unknown key",
+	    RAW("reminders", "\x91\x01")),
+	TNO("notify is unknown on command.accepted", CA, ev_command, "notify",
+	    "notify: unknown key", RAW("notify", "\x91\xa3mic")),
 };
 
 static void run_rule(void **state)
@@ -874,7 +1339,7 @@ static void run_rule(void **state)
 	const struct rule *t = *state;
 	struct buf b = build(t->base, t->over);
 
-	expect(b.p, b.len, t->ctx, t->rc, t->field, t->text);
+	expect_in(t->topic, b.p, b.len, t->ctx, t->rc, t->field, t->text);
 	free(b.p);
 }
 
@@ -1423,6 +1888,29 @@ static void assert_msg_same(const struct msg *a, const struct msg *b)
 	assert_str_same(a->error, b->error);
 	assert_int_equal(a->from, b->from);
 	assert_int_equal(a->last, b->last);
+	assert_int_equal(a->state, b->state);
+	assert_int_equal(a->change, b->change);
+	assert_int_equal(a->created_at, b->created_at);
+	assert_int_equal(a->due_at, b->due_at);
+	assert_int_equal(a->plan, b->plan);
+	assert_str_same(a->rule, b->rule);
+	assert_int_equal(a->nreminders, b->nreminders);
+	for (size_t i = 0; i < a->nreminders; i++)
+		assert_int_equal(a->reminders[i], b->reminders[i]);
+	assert_int_equal(a->nescalation, b->nescalation);
+	for (size_t i = 0; i < a->nescalation; i++) {
+		assert_str_same(a->escalate_to[i], b->escalate_to[i]);
+		assert_int_equal(a->escalate_after[i], b->escalate_after[i]);
+	}
+	assert_int_equal(a->nnotify, b->nnotify);
+	for (size_t i = 0; i < a->nnotify; i++)
+		assert_str_same(a->notify[i], b->notify[i]);
+	assert_str_same(a->origin_agency, b->origin_agency);
+	assert_str_same(a->origin_id, b->origin_id);
+	assert_int_equal(a->origin_seq, b->origin_seq);
+	assert_int_equal(a->cause_seq, b->cause_seq);
+	assert_str_same(a->by, b->by);
+	assert_str_same(a->note, b->note);
 }
 
 static void round_trip(const struct msg *in, enum msg_context ctx)
@@ -1545,6 +2033,596 @@ static void test_round_trip_replay(void **state)
 	r.from = 12345678901234ULL;
 	round_trip(&r, MSG_CTX_REPLAY);
 	round_trip(&e, MSG_CTX_REPLAY_END);
+}
+
+/* Encode in, decode it under its own topic, compare. */
+static void round_trip_event(const struct msg *in)
+{
+	const char *topic = msg_topic(in->type);
+	struct msg_error err;
+	struct msg out;
+	size_t len;
+	void *buf;
+	char *copy;
+
+	assert_non_null(topic);
+	assert_int_equal(msg_encode(in, &buf, &len), 0);
+	copy = exact_copy(buf, len);
+	if (msg_decode_event(topic, strlen(topic), copy, len, &out, &err) < 0)
+		fail_msg("%s: %s", topic, err.text);
+	assert_msg_same(in, &out);
+	msg_free(&out);
+	assert_null(out._arena);
+	free(copy);
+	free(buf);
+}
+
+/* A task with every field set, its arrays full. */
+static void full_task(struct msg *t)
+{
+	static const char *const agencies[MSG_LIST_MAX] = {
+		"a0", "a1", "a2", "a3", "a4", "a5", "a6", "a7",
+		"a8", "a9", "a10", "a11", "a12", "a13", "a14",
+		"cert-ro.gov_1",
+	};
+	size_t i;
+
+	*t = (struct msg){
+		.type = MSG_TASK_CREATED, .task = "T-1042-2",
+		.state = STATE_OPEN, .change = CHANGE_CREATED,
+		.agency = "cert-ro", .category = CATEGORY_TOXIC_INFORMATION,
+		.severity = SEVERITY_CRITICAL,
+		.title = "\xc3\x9cn\xc3\xaf \xf0\x9d\x84\x9e", .drill = true,
+		.created_at = 1763000000123, .due_at = INT64_MAX, .plan = 1,
+		.rule = "key-systems-attacks", .origin_agency = "mic",
+		.origin_id = "r-1", .origin_seq = 1042, .cause_seq = 1042,
+		.by = "mic", .note = "", .reason = "r", .period = "2026-W05",
+	};
+	for (i = 0; i < MSG_LIST_MAX; i++) {
+		t->reminders[i] = i == 0 ? INT64_MAX : (int64_t)i * 3600000;
+		t->escalate_to[i] = agencies[i];
+		t->escalate_after[i] = (int64_t)i;
+		t->notify[i] = agencies[MSG_LIST_MAX - 1 - i];
+	}
+	t->nreminders = t->nescalation = t->nnotify = MSG_LIST_MAX;
+}
+
+static void test_round_trip_tasks(void **state)
+{
+	struct msg full, min = {
+		.type = MSG_TASK_CREATED, .task = "T-1", .state = STATE_OPEN,
+		.change = CHANGE_CREATED, .agency = "office",
+		.category = CATEGORY_CYBERSECURITY, .title = "t",
+		.created_at = 0, .due_at = 0, .plan = 1, .rule = "triage",
+		.origin_seq = 0, .cause_seq = 0,
+	};
+
+	full_task(&full);
+	round_trip_event(&full);
+	full.type = MSG_TASK_UPDATED;
+	full.state = STATE_IN_PROGRESS;
+	full.change = CHANGE_PROGRESS;
+	full.plan = UINT64_MAX;
+	full.cause_seq = UINT64_MAX;
+	full.nreminders = 1;
+	full.nescalation = 2;
+	full.nnotify = 0;
+	round_trip_event(&full);
+	full.type = MSG_TASK_CLOSED;
+	full.state = STATE_DONE;
+	full.change = CHANGE_COMPLETED;
+	round_trip_event(&full);
+
+	round_trip_event(&min);
+	min.type = MSG_TASK_UPDATED;
+	min.state = STATE_WAITING;
+	min.change = CHANGE_REASSIGNED;
+	round_trip_event(&min);
+	min.type = MSG_TASK_CLOSED;
+	min.state = STATE_CANCELLED;
+	min.change = CHANGE_CANCELLED;
+	round_trip_event(&min);
+}
+
+static void test_round_trip_refusal(void **state)
+{
+	struct msg r = {
+		.type = MSG_TASK_REFUSED, .task = "T-7", .agency = "mic",
+		.id = "r-9", .cause_seq = 12,
+		.reason = "task T-7 is assigned to cert-ro, not mic",
+	};
+
+	round_trip_event(&r);
+	r.cause_seq = UINT64_MAX;
+	round_trip_event(&r);
+}
+
+/* Every field of a task body lands where it belongs. */
+static void test_task_fields_decoded(void **state)
+{
+	struct buf b = build(task_full, NULL);
+	struct msg_error err;
+	struct msg m;
+
+	assert_int_equal(msg_decode_event(TC, strlen(TC), b.p, b.len, &m,
+					  &err), 0);
+	assert_int_equal(m.type, MSG_TASK_CREATED);
+	assert_null(m.id);
+	assert_string_equal(m.task, "T-7");
+	assert_int_equal(m.state, STATE_OPEN);
+	assert_int_equal(m.change, CHANGE_CREATED);
+	assert_string_equal(m.agency, "cert-ro");
+	assert_int_equal(m.category, CATEGORY_CYBERSECURITY);
+	assert_int_equal(m.severity, SEVERITY_HIGH);
+	assert_string_equal(m.title, "Intrusion");
+	assert_true(m.drill);
+	assert_int_equal(m.created_at, 1763000000123);
+	assert_int_equal(m.due_at, 1763086400123);
+	assert_int_equal(m.plan, 1);
+	assert_string_equal(m.rule, "key-systems");
+	assert_int_equal(m.nreminders, 2);
+	assert_int_equal(m.reminders[0], 86400000);
+	assert_int_equal(m.reminders[1], 7200000);
+	assert_int_equal(m.nescalation, 2);
+	assert_string_equal(m.escalate_to[0], "office");
+	assert_string_equal(m.escalate_to[1], "committee");
+	assert_int_equal(m.escalate_after[0], 0);
+	assert_int_equal(m.escalate_after[1], 172800000);
+	assert_int_equal(m.nnotify, 1);
+	assert_string_equal(m.notify[0], "mic");
+	assert_string_equal(m.origin_agency, "mic");
+	assert_string_equal(m.origin_id, "r-1");
+	assert_int_equal(m.origin_seq, 7);
+	assert_int_equal(m.cause_seq, 7);
+	assert_string_equal(m.by, "mic");
+	assert_string_equal(m.note, "");
+	assert_string_equal(m.reason, "first");
+	assert_string_equal(m.period, "2026-Q3");
+	assert_null(m.body);
+	assert_false(m.has_occurred_at);
+	msg_free(&m);
+	assert_null(m._arena);
+	assert_null(m.notify[0]);
+	free(b.p);
+}
+
+/* A refusal's fields, and its id echoed when the rest is refused. */
+static void test_refusal_fields_decoded(void **state)
+{
+	static const struct spec bad[] = { S("reason", ""), END };
+	struct buf b = build(refusal, NULL);
+	struct msg_error err;
+	struct msg m;
+
+	assert_int_equal(msg_decode_event(TR, strlen(TR), b.p, b.len, &m,
+					  &err), 0);
+	assert_int_equal(m.type, MSG_TASK_REFUSED);
+	assert_string_equal(m.task, "T-7");
+	assert_string_equal(m.agency, "mic");
+	assert_string_equal(m.id, "r-9");
+	assert_int_equal(m.cause_seq, 12);
+	assert_string_equal(m.reason,
+			    "task T-7 is assigned to cert-ro, not mic");
+	msg_free(&m);
+	free(b.p);
+
+	b = build(refusal, bad);
+	assert_int_equal(msg_decode_event(TR, strlen(TR), b.p, b.len, &m,
+					  &err), -EINVAL);
+	assert_string_equal(err.field, "reason");
+	assert_string_equal(m.id, "r-9");
+	assert_empty_but_id(&m);
+	msg_free(&m);
+	free(b.p);
+}
+
+/*
+ * msg_decode() keeps its contexts: a task or refusal body is no bus event
+ * body there, nor a client's, whatever it holds.
+ */
+static void test_task_bodies_outside_their_topics(void **state)
+{
+	static const struct spec *const bases[] = {
+		task_min, task_full, refusal,
+	};
+	static const enum msg_context ctxs[] = {
+		MSG_CTX_EVENT, MSG_CTX_SUBMIT,
+	};
+	struct buf b;
+	size_t i, j;
+
+	for (i = 0; i < ARRAY_SIZE(bases); i++) {
+		b = build(bases[i], NULL);
+		for (j = 0; j < ARRAY_SIZE(ctxs); j++)
+			/* the arrays of a full task fail the first pass */
+			expect(b.p, b.len, ctxs[j], -EINVAL,
+			       bases[i] == task_full ? "reminders" : "type",
+			       bases[i] == task_full ?
+			       "reminders: unknown key" :
+			       "type: must be report or command");
+		free(b.p);
+	}
+}
+
+/* A topic is judged first, by its bytes and length alone. */
+static void test_unknown_topic(void **state)
+{
+	static const char *const topics[] = {
+		"task.deleted", "task", "task.created.x", "Task.created",
+		"hb", "report", "alert.overdue.mic", "",
+	};
+	static const char padded[] = "task.createdX";
+	struct buf b = build(task_min, NULL);
+	struct msg_error err;
+	struct msg m;
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(topics); i++) {
+		expect_in(topics[i], b.p, b.len, MSG_CTX_EVENT, -EINVAL, "",
+			  "unknown topic");
+		/* before the body: an empty one is not what is wrong */
+		expect_in(topics[i], "", 0, MSG_CTX_EVENT, -EINVAL, "",
+			  "unknown topic");
+	}
+	assert_int_equal(msg_decode_event(NULL, 0, b.p, b.len, &m, &err),
+			 -EINVAL);
+	assert_string_equal(err.text, "unknown topic");
+	assert_empty_but_id(&m);
+	msg_free(&m);
+	/* a topic is bytes with a length */
+	assert_int_equal(msg_decode_event(padded, 12, b.p, b.len, &m, &err),
+			 0);
+	msg_free(&m);
+	assert_int_equal(msg_decode_event(padded, 13, b.p, b.len, &m, &err),
+			 -EINVAL);
+	assert_int_equal(msg_decode_event(padded, 11, b.p, b.len, &m, NULL),
+			 -EINVAL);
+	msg_free(&m);
+	free(b.p);
+}
+
+/* Frame size and shape come before the topic's rules, as for msg_decode. */
+static void test_event_framing(void **state)
+{
+	char *big = calloc(1, MSG_FRAME_MAX + 1);
+	static const char one = '\x80';
+	struct msg_error err;
+	struct msg m;
+
+	assert_non_null(big);
+	big[0] = '\x81';
+	expect_in(TC, big, MSG_FRAME_MAX + 1, MSG_CTX_EVENT, -ERANGE, "",
+		  NULL);
+	assert_int_equal(msg_decode_event(TC, 12, &one, SIZE_MAX, &m, &err),
+			 -ERANGE);
+	assert_int_equal(err.code, CODE_TOO_LARGE);
+	msg_free(&m);
+	expect_ev(TU, "", -EINVAL, "", "empty body");
+	expect_ev(TCL, "\x91\x01", -EINVAL, "", "body is not a map");
+	expect_ev(TR, "\x80", -EINVAL, "v", "v: required");
+	expect_ev(RA, "\x80\x80", -EINVAL, "", "trailing bytes after the body");
+	free(big);
+}
+
+/* ---- hostile arrays ---- */
+
+/*
+ * An array declaring 2^32-1 entries in five bytes is refused at its
+ * header: nothing is read past it and nothing sized by it.
+ */
+static void test_array32_huge_count(void **state)
+{
+	static const struct spec at_end[] = {
+		RAW("reminders", "\xdd\xff\xff\xff\xff"), END,
+	};
+	static const struct spec inside[] = {
+		RAW("reminders", "\xdd\xff\xff\xff\xff"),
+		RAW("notify", "\xdc\xff\xff"), END,
+	};
+	struct buf b;
+
+	/* where no array may be, the key is unknown, as it always was */
+	expect_lit("\x81\xa9reminders\xdd\xff\xff\xff\xff", MSG_CTX_EVENT,
+		   -EINVAL, "reminders", "reminders: unknown key");
+	expect_ev(TC, "\x81\xa9reminders\xdd\xff\xff\xff\xff", -EINVAL,
+		  "reminders", "reminders: more than 16 entries");
+	expect_ev(TU, "\x81\xa6notify\xdc\xff\xff", -EINVAL, "notify",
+		  "notify: more than 16 entries");
+	expect_ev(TCL, "\x81\xab" "escalate_to\xdd\x80\x00\x00\x00",
+		  -EINVAL, "escalate_to", "escalate_to: more than 16 entries");
+	/* the last key of a valid body, and one in the middle of it */
+	b = build(task_min, at_end);
+	expect_in(TC, b.p, b.len, MSG_CTX_EVENT, -EINVAL, "reminders",
+		  "reminders: more than 16 entries");
+	free(b.p);
+	b = build(task_full, inside);
+	expect_in(TC, b.p, b.len, MSG_CTX_EVENT, -EINVAL, "reminders",
+		  "reminders: more than 16 entries");
+	free(b.p);
+}
+
+/* Arrays that declare more than the frame holds. */
+static void test_truncated_arrays(void **state)
+{
+	expect_ev(TC, "\x81\xa9reminders\x93\x01", -EINVAL, "",
+		  "truncated body");
+	expect_ev(TC, "\x81\xa9reminders\xdd\x00\x00\x00\x10\x01", -EINVAL,
+		  "", "truncated body");
+	expect_ev(TC, "\x81\xa9reminders\xdd\x00\x00", -EINVAL, "",
+		  "truncated body");
+	expect_ev(TC, "\x81\xa9reminders\x91\xcf\x00\x01", -EINVAL, "",
+		  "truncated body");
+	expect_ev(TC, "\x81\xa6notify\x91\xdb\xff\xff\xff\xff" "abc",
+		  -EINVAL, "", "truncated body");
+	expect_ev(TC, "\x81\xa6notify\x91\xa9" "abc", -EINVAL, "",
+		  "truncated body");
+	/* a nested array is judged at its header, before its count */
+	expect_ev(TC, "\x81\xa9reminders\x92\xdd\xff\xff\xff\xff", -EINVAL,
+		  "reminders", "reminders: expected an array of integers");
+}
+
+/* Nesting as deep as a frame allows, inside an array field: one header. */
+static void test_arrays_nested_deep(void **state)
+{
+	size_t n = MSG_FRAME_MAX - 1, depth = n - 11;
+	unsigned char *b = malloc(n + 1);
+
+	assert_non_null(b);
+	memcpy(b, "\x81\xa9reminders", 11);
+	memset(b + 11, 0x91, depth);
+	b[n] = 0x01;
+	expect_in(TC, b, n + 1, MSG_CTX_EVENT, -EINVAL, "reminders",
+		  "reminders: expected an array of integers");
+	/* maps in maps */
+	memcpy(b, "\x81\xa6notify\x91", 9);
+	for (size_t i = 9; i + 3 <= n; i += 3)
+		memcpy(b + i, "\x81\xa1x", 3);
+	expect_in(TC, b, n - (n - 9) % 3, MSG_CTX_EVENT, -EINVAL, "notify",
+		  "notify: expected an array of strings");
+	free(b);
+}
+
+/* Every proper prefix of a task or refusal body is refused. */
+static void test_every_task_prefix_refused(void **state)
+{
+	struct msg full, rf = {
+		.type = MSG_TASK_REFUSED, .task = "T-7", .agency = "mic",
+		.id = "r-9", .cause_seq = 12, .reason = "no task T-7",
+	};
+	const struct msg *const all[] = { &full, &rf };
+	struct msg_error err;
+	struct msg m;
+	size_t i, len, cut;
+	const char *topic;
+	void *buf;
+	char *copy;
+
+	full_task(&full);
+	for (i = 0; i < ARRAY_SIZE(all); i++) {
+		topic = msg_topic(all[i]->type);
+		assert_int_equal(msg_encode(all[i], &buf, &len), 0);
+		for (cut = 0; cut < len; cut++) {
+			copy = exact_copy(buf, cut);
+			assert_int_equal(msg_decode_event(topic, strlen(topic),
+							  copy, cut, &m, &err),
+					 -EINVAL);
+			assert_int_equal(err.code, CODE_INVALID);
+			assert_empty_but_id(&m);
+			msg_free(&m);
+			free(copy);
+		}
+		copy = exact_copy(buf, len);
+		assert_int_equal(msg_decode_event(topic, strlen(topic), copy,
+						  len, &m, &err), 0);
+		msg_free(&m);
+		free(copy);
+		free(buf);
+	}
+}
+
+/* Random damage to task bodies, under every topic: never a crash. */
+static void test_random_task_bytes(void **state)
+{
+	static const char *const topics[] = {
+		TC, TU, TCL, TR, RA, CA, "hb",
+	};
+	struct buf valid[2] = { build(task_full, NULL), build(refusal, NULL) };
+	unsigned char b[512];
+	struct msg_error err;
+	struct msg m;
+	size_t i, j, len, flips;
+	const char *topic;
+	char *copy;
+	int r;
+
+	for (i = 0; i < ARRAY_SIZE(valid); i++)
+		assert_true(valid[i].len <= sizeof b);
+	for (i = 0; i < 100000; i++) {
+		const struct buf *v = &valid[rng() % 2];
+
+		topic = topics[rng() % ARRAY_SIZE(topics)];
+		len = v->len;
+		memcpy(b, v->p, len);
+		flips = 1 + rng() % 4;
+		for (j = 0; j < flips; j++) {
+			/* array and small-int headers, often */
+			static const unsigned char hot[] = {
+				0x90, 0x91, 0x9f, 0xdc, 0xdd, 0xc1, 0xff,
+				0x81, 0xd4, 0xc0,
+			};
+			b[rng() % len] = rng() % 2 ? hot[rng() % sizeof hot] :
+						   (unsigned char)rng();
+		}
+		if (rng() % 4 == 0)
+			len = rng() % (len + 1);
+		copy = exact_copy(b, len);
+		r = msg_decode_event(topic, strlen(topic), copy, len, &m,
+				     &err);
+		if (r == 0) {
+			assert_int_equal(m.type,
+					 msg_topic_type(topic, strlen(topic)));
+			assert_true(m.nreminders <= MSG_LIST_MAX);
+			assert_true(m.nescalation <= MSG_LIST_MAX);
+			assert_true(m.nnotify <= MSG_LIST_MAX);
+			for (j = 0; j < m.nescalation; j++)
+				assert_true(msg_agency_valid(m.escalate_to[j]));
+			for (j = 0; j < m.nnotify; j++)
+				assert_true(msg_agency_valid(m.notify[j]));
+		} else {
+			if (r != -EINVAL && r != -EPROTONOSUPPORT)
+				fail_msg("msg_decode_event returned %d", r);
+			assert_int_equal(err.code, code_for(r));
+			assert_true(err.text[0] != '\0');
+			assert_empty_but_id(&m);
+		}
+		msg_free(&m);
+		free(copy);
+	}
+	free(valid[0].p);
+	free(valid[1].p);
+}
+
+/* The keys of an encoded body, by name. */
+static bool encoded_has(const void *buf, size_t len, const char *key,
+			size_t *ret_n)
+{
+	msgpack_unpacked u;
+	bool found = false;
+	uint32_t i;
+
+	msgpack_unpacked_init(&u);
+	assert_int_equal(msgpack_unpack_next(&u, buf, len, NULL),
+			 MSGPACK_UNPACK_SUCCESS);
+	assert_int_equal(u.data.type, MSGPACK_OBJECT_MAP);
+	*ret_n = u.data.via.map.size;
+	for (i = 0; i < u.data.via.map.size; i++) {
+		const msgpack_object *k = &u.data.via.map.ptr[i].key;
+
+		if (k->via.str.size == strlen(key) &&
+		    memcmp(k->via.str.ptr, key, k->via.str.size) == 0)
+			found = true;
+	}
+	msgpack_unpacked_destroy(&u);
+	return found;
+}
+
+/* Optional keys, arrays and drill are written only when set. */
+static void test_encode_task_only_set_fields(void **state)
+{
+	static const char *const absent[] = {
+		"severity", "drill", "reminders", "escalate_to",
+		"escalate_after", "notify", "origin_agency", "origin_id",
+		"by", "note", "reason", "period", "id", "accepted_at",
+		"locality",
+	};
+	struct msg t = {
+		.type = MSG_TASK_CREATED, .task = "T-1", .state = STATE_OPEN,
+		.change = CHANGE_CREATED, .agency = "office",
+		.category = CATEGORY_CYBERSECURITY, .title = "t", .plan = 1,
+		.rule = "triage", .id = "not a task field", .seq = 9,
+		.locality = "HN", .accepted_at = 5, .escalate_to = { "x" },
+		.reminders = { 1 }, .notify = { "y" },
+	};
+	size_t i, n, len;
+	void *buf;
+
+	assert_int_equal(msg_encode(&t, &buf, &len), 0);
+	for (i = 0; i < ARRAY_SIZE(absent); i++)
+		if (encoded_has(buf, len, absent[i], &n))
+			fail_msg("%s written", absent[i]);
+	/* v, type and the 12 keys a task requires */
+	assert_int_equal(n, 14);
+	free(buf);
+
+	full_task(&t);
+	t.nreminders = 0;
+	t.nnotify = 0;
+	t.nescalation = 3;
+	assert_int_equal(msg_encode(&t, &buf, &len), 0);
+	assert_true(encoded_has(buf, len, "escalate_to", &n));
+	assert_true(encoded_has(buf, len, "escalate_after", &n));
+	assert_false(encoded_has(buf, len, "reminders", &n));
+	assert_false(encoded_has(buf, len, "notify", &n));
+	assert_true(encoded_has(buf, len, "drill", &n));
+	free(buf);
+}
+
+/* A task or refusal the decoder would refuse is not encoded. */
+static void test_encode_refuses_bad_tasks(void **state)
+{
+	struct msg ok, t;
+	size_t len = 0, i;
+	void *buf = NULL;
+	int k;
+
+	full_task(&ok);
+	assert_int_equal(msg_encode(&ok, &buf, &len), 0);
+	free(buf);
+	buf = NULL;
+	for (k = 0; k < 39; k++) {
+		t = ok;
+		switch (k) {
+		case 0: t.task = NULL; break;
+		case 1: t.state = STATE_NONE; break;
+		case 2: t.state = STATE_CANCELLED + 1; break;
+		case 3: t.change = CHANGE_NONE; break;
+		case 4: t.change = CHANGE_CANCELLED + 1; break;
+		case 5: t.agency = NULL; break;
+		case 6: t.category = CATEGORY_NONE; break;
+		case 7: t.severity = SEVERITY_CRITICAL + 1; break;
+		case 8: t.title = NULL; break;
+		case 9: t.rule = NULL; break;
+		case 10: t.plan = 0; break;
+		case 11: t.created_at = -1; break;
+		case 12: t.due_at = -1; break;
+		case 13: t.nreminders = MSG_LIST_MAX + 1; break;
+		case 14: t.nescalation = MSG_LIST_MAX + 1; break;
+		case 15: t.nnotify = MSG_LIST_MAX + 1; break;
+		case 16: t.reminders[3] = -1; break;
+		case 17: t.escalate_after[15] = -5; break;
+		case 18: t.escalate_to[0] = "not an agency"; break;
+		case 19: t.escalate_to[2] = NULL; break;
+		case 20: t.notify[15] = ""; break;
+		case 21: t.type = MSG_TASK_CLOSED; break;	/* still open */
+		case 22: t.agency = "cert ro"; break;
+		case 23: t.title = ""; break;
+		case 24: t.rule = A16 A16 A16 A16 "a"; break;	/* 65 */
+		case 25: t.task = ""; break;
+		case 26: t.origin_agency = "mic!"; break;
+		case 27: t.origin_id = ""; break;
+		case 28: t.by = ""; break;
+		case 29: t.reason = ""; break;
+		case 30: t.period = "2026-Q5"; break;
+		case 31: t.title = "\xff"; break;
+		case 32: t.type = MSG_TASK_REFUSED; t.id = NULL; break;
+		case 33: t.type = MSG_TASK_REFUSED; t.id = "r"; t.task = NULL;
+			break;
+		case 34: t.type = MSG_TASK_REFUSED; t.id = "r";
+			t.agency = NULL; break;
+		case 35: t.type = MSG_TASK_REFUSED; t.id = "r";
+			t.reason = NULL; break;
+		case 36: t.type = MSG_TASK_REFUSED; t.id = "r";
+			t.agency = "m i c"; break;
+		case 37: t.type = MSG_TASK_REFUSED; t.id = ""; break;
+		case 38: t.severity = (enum msg_severity)-1; break;
+		}
+		if (msg_encode(&t, &buf, &len) != -EINVAL)
+			fail_msg("case %d was not refused", k);
+		assert_null(buf);
+	}
+	/* the limits themselves are fine */
+	t = ok;
+	t.type = MSG_TASK_CLOSED;
+	t.state = STATE_CANCELLED;
+	t.note = NULL;
+	assert_int_equal(msg_encode(&t, &buf, &len), 0);
+	free(buf);
+	t.type = MSG_TASK_REFUSED;
+	t.id = "r";
+	assert_int_equal(msg_encode(&t, &buf, &len), 0);
+	free(buf);
+	for (i = 0; i < MSG_LIST_MAX; i++)
+		assert_true(msg_agency_valid(ok.notify[i]));
 }
 
 /* A heartbeat is the empty map; it has no context to decode in. */
@@ -1670,6 +2748,26 @@ static void test_names(void **state)
 	assert_string_equal(msg_code_name(CODE_TOO_LARGE), "too_large");
 	assert_null(msg_code_name(CODE_NONE));
 	assert_null(msg_code_name(CODE_INTERNAL + 1));
+
+	assert_string_equal(msg_type_name(MSG_TASK_CREATED), "task.created");
+	assert_string_equal(msg_type_name(MSG_TASK_UPDATED), "task.updated");
+	assert_string_equal(msg_type_name(MSG_TASK_CLOSED), "task.closed");
+	assert_string_equal(msg_type_name(MSG_TASK_REFUSED), "task.refused");
+	assert_string_equal(msg_state_name(STATE_OPEN), "open");
+	assert_string_equal(msg_state_name(STATE_IN_PROGRESS), "in-progress");
+	assert_string_equal(msg_state_name(STATE_WAITING), "waiting");
+	assert_string_equal(msg_state_name(STATE_DONE), "done");
+	assert_string_equal(msg_state_name(STATE_CANCELLED), "cancelled");
+	assert_null(msg_state_name(STATE_NONE));
+	assert_null(msg_state_name(STATE_CANCELLED + 1));
+	assert_string_equal(msg_change_name(CHANGE_CREATED), "created");
+	assert_string_equal(msg_change_name(CHANGE_PROGRESS), "progress");
+	assert_string_equal(msg_change_name(CHANGE_COMPLETED), "completed");
+	assert_string_equal(msg_change_name(CHANGE_EXTENDED), "extended");
+	assert_string_equal(msg_change_name(CHANGE_REASSIGNED), "reassigned");
+	assert_string_equal(msg_change_name(CHANGE_CANCELLED), "cancelled");
+	assert_null(msg_change_name(CHANGE_NONE));
+	assert_null(msg_change_name(CHANGE_CANCELLED + 1));
 }
 
 /* Every name reads back as its value; anything else is NONE. */
@@ -1691,6 +2789,11 @@ static void test_names_inverse(void **state)
 	assert_int_equal(msg_category_from("cyber"), CATEGORY_NONE);
 	assert_int_equal(msg_severity_from("highest"), SEVERITY_NONE);
 	assert_int_equal(msg_op_from("complet"), OP_NONE);
+	for (v = STATE_OPEN; v <= STATE_CANCELLED; v++)
+		assert_int_equal(msg_state_from(msg_state_name(v)), v);
+	assert_int_equal(msg_state_from("closed"), STATE_NONE);
+	assert_int_equal(msg_state_from("Open"), STATE_NONE);
+	assert_int_equal(msg_state_from(NULL), STATE_NONE);
 }
 
 static void test_topics(void **state)
@@ -1701,6 +2804,10 @@ static void test_topics(void **state)
 	assert_string_equal(msg_topic(MSG_COMMAND_ACCEPTED),
 			    "command.accepted");
 	assert_string_equal(msg_topic(MSG_HEARTBEAT), "hb");
+	assert_string_equal(msg_topic(MSG_TASK_CREATED), "task.created");
+	assert_string_equal(msg_topic(MSG_TASK_UPDATED), "task.updated");
+	assert_string_equal(msg_topic(MSG_TASK_CLOSED), "task.closed");
+	assert_string_equal(msg_topic(MSG_TASK_REFUSED), "task.refused");
 	assert_null(msg_topic(MSG_REPORT));
 	assert_null(msg_topic(MSG_ACK));
 	assert_null(msg_topic(MSG_NONE));
@@ -1713,7 +2820,12 @@ static void test_topics(void **state)
 	assert_int_equal(msg_topic_type("command.accepted", 16),
 			 MSG_COMMAND_ACCEPTED);
 	assert_int_equal(msg_topic_type("hbx", 2), MSG_HEARTBEAT);
-	assert_int_equal(msg_topic_type("task.created", 12), MSG_NONE);
+	assert_int_equal(msg_topic_type("task.created", 12), MSG_TASK_CREATED);
+	assert_int_equal(msg_topic_type("task.updated", 12), MSG_TASK_UPDATED);
+	assert_int_equal(msg_topic_type("task.closed", 11), MSG_TASK_CLOSED);
+	assert_int_equal(msg_topic_type("task.refused", 12), MSG_TASK_REFUSED);
+	assert_int_equal(msg_topic_type("task.created", 11), MSG_NONE);
+	assert_int_equal(msg_topic_type("task", 4), MSG_NONE);
 	assert_int_equal(msg_topic_type("report", 6), MSG_NONE);
 	assert_int_equal(msg_topic_type("", 0), MSG_NONE);
 }
@@ -1825,6 +2937,20 @@ int main(void)
 		cmocka_unit_test(test_round_trip_events),
 		cmocka_unit_test(test_round_trip_answers),
 		cmocka_unit_test(test_round_trip_replay),
+		cmocka_unit_test(test_round_trip_tasks),
+		cmocka_unit_test(test_round_trip_refusal),
+		cmocka_unit_test(test_task_fields_decoded),
+		cmocka_unit_test(test_refusal_fields_decoded),
+		cmocka_unit_test(test_task_bodies_outside_their_topics),
+		cmocka_unit_test(test_unknown_topic),
+		cmocka_unit_test(test_event_framing),
+		cmocka_unit_test(test_array32_huge_count),
+		cmocka_unit_test(test_truncated_arrays),
+		cmocka_unit_test(test_arrays_nested_deep),
+		cmocka_unit_test(test_every_task_prefix_refused),
+		cmocka_unit_test(test_random_task_bytes),
+		cmocka_unit_test(test_encode_task_only_set_fields),
+		cmocka_unit_test(test_encode_refuses_bad_tasks),
 		cmocka_unit_test(test_encode_heartbeat),
 		cmocka_unit_test(test_encode_only_set_fields),
 		cmocka_unit_test(test_encode_refuses_missing_fields),

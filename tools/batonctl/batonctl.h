@@ -40,7 +40,24 @@ int ctl_usage(const char *cmd, const char *fmt, ...)
 /* Parse an unsigned decimal; false when text is not one. */
 bool ctl_parse_u64(const char *text, unsigned long long *ret);
 
+struct store;
+struct json_t;
+struct msgpack_packer;
+
+/* Open state_dir/<name> read-only; prints why not and returns NULL. */
+struct store *ctl_open_store(struct ctl *ctl, const char *name);
+
+/*
+ * Pack JSON object o as a msgpack body: strings, integers, booleans and
+ * null only. Returns 0, or -EINVAL with *bad naming the key that is not.
+ */
+int ctl_pack_json(struct msgpack_packer *pk, struct json_t *o,
+		  const char **bad);
+
 int cmd_submit(struct ctl *ctl, int argc, char **argv);
+int cmd_queue(struct ctl *ctl, int argc, char **argv);
+int cmd_task(struct ctl *ctl, int argc, char **argv);
+int cmd_routes(struct ctl *ctl, int argc, char **argv);
 int cmd_log(struct ctl *ctl, int argc, char **argv);
 int cmd_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);

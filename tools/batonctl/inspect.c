@@ -21,8 +21,7 @@
 #include "store.h"
 #include "time.h"
 
-/* Open state_dir/<name> read-only; prints why not. */
-static struct store *open_store(struct ctl *ctl, const char *name)
+struct store *ctl_open_store(struct ctl *ctl, const char *name)
 {
 	struct store_options so = { .read_only = true };
 	const struct config *conf = ctl_config(ctl);
@@ -140,7 +139,7 @@ int cmd_log(struct ctl *ctl, int argc, char **argv)
 		return ctl_usage("log", "unexpected argument '%s'",
 				 argv[optind]);
 
-	st = open_store(ctl, "intake");
+	st = ctl_open_store(ctl, "intake");
 	if (!st)
 		return 1;
 	r = store_table(st, BUS_EVENTS_TABLE, &events);
@@ -216,7 +215,7 @@ int cmd_verify(struct ctl *ctl, int argc, char **argv)
 		return ctl_help("verify");
 	if (argc > 1)
 		return ctl_usage("verify", "unexpected argument '%s'", argv[1]);
-	st = open_store(ctl, "intake");
+	st = ctl_open_store(ctl, "intake");
 	if (!st)
 		return 1;
 	r = ledger_verify(st, progress, NULL, &count, &bad);
@@ -260,7 +259,7 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 		return ctl_help("status");
 	if (argc > 2 || (argc == 2 && !json))
 		return ctl_usage("status", "unexpected argument '%s'", argv[1]);
-	st = open_store(ctl, "intake");
+	st = ctl_open_store(ctl, "intake");
 	if (!st)
 		return 1;
 	r = store_table(st, BUS_EVENTS_TABLE, &events);

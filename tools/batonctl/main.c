@@ -55,6 +55,21 @@ static const struct command commands[] = {
 	{ "status", cmd_status, "[--json]",
 	  "state and counters of every daemon's store",
 "      --json        as one JSON object\n" },
+	{ "queue", cmd_queue, "[--agency A] [--category C] [--overdue] [--json]",
+	  "open tasks, soonest deadline first, overdue marked",
+"  -a, --agency A     only tasks assigned to agency A\n"
+"  -C, --category C   only tasks in category C\n"
+"  -o, --overdue      only tasks past their deadline\n"
+"      --json         one JSON object per line\n" },
+	{ "task", cmd_task, "ID [--json]",
+	  "a task and its whole history",
+"      --json         the task as one JSON object, history included\n" },
+	{ "routes", cmd_routes, "test FILE.json",
+	  "which routing rules a report would match, and what would follow",
+"FILE.json is a report as a JSON object (- for stdin), e.g.\n"
+"  {\"agency\": \"hanoi\", \"category\": \"cybersecurity\",\n"
+"   \"severity\": \"high\", \"title\": \"Ransomware at the city hospital\"}\n"
+"Missing v, type, id and kind are filled in (kind: incident).\n" },
 	{ "help", cmd_help, "[COMMAND]", "show this help, or a command's", NULL },
 };
 

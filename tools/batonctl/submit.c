@@ -27,7 +27,7 @@
 
 /* ---- JSON to msgpack ---- */
 
-static int pack_json(msgpack_packer *pk, json_t *v, const char **bad)
+int ctl_pack_json(msgpack_packer *pk, json_t *v, const char **bad)
 {
 	const char *key;
 	json_t *val;
@@ -41,7 +41,7 @@ static int pack_json(msgpack_packer *pk, json_t *v, const char **bad)
 				*bad = key;
 				return -EINVAL;
 			}
-			if (pack_json(pk, val, bad) < 0)
+			if (ctl_pack_json(pk, val, bad) < 0)
 				return -EINVAL;
 		}
 		return 0;
@@ -285,7 +285,7 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 
 	msgpack_sbuffer_init(&sb);
 	msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-	if (pack_json(&pk, o, &bad) < 0) {
+	if (ctl_pack_json(&pk, o, &bad) < 0) {
 		ctl_error("%s: a body holds strings, integers and booleans "
 			  "only", bad ? bad : "value");
 		goto out;

@@ -1,0 +1,314 @@
+/*
+ * router/apply.c - what each event from intake does to the tasks.
+ *
+ * Everything here runs inside the subscriber's write transaction, together
+ * with the position it records: a task, its history and the task.* event
+ * announcing it are stored in the same commit as "intake event N applied",
+ * so a crash can neither lose nor repeat a change. Nothing here looks at
+ * the clock: every instant comes from the event (its accepted_at), which
+ * is what makes replaying intake's log rebuild exactly the same tasks.
+ *
+ *   incident report     each matching rule makes a task (triage if none)
+ *   progress report     the task goes in-progress, if the sender holds it
+ *   completion report   the task is done, if the sender holds it
+ *   periodic report     closes obligations (not yet: logged and kept)
+ *   command             complete, extend, reassign or cancel, with reason
+ *
+ * A report or command that may not change its task changes nothing: it
+ * goes into the task's history (when there is a task) and out as
+ * task.refused, which notify turns into an alert to the office.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "router.h"
+
+/* Encode m, store it as task m->task with its history, publish it. */
+static int publish_task(struct router *rt, struct store_txn *t,
+			const struct msg *m)
+{
+	const char *topic = msg_topic(m->type);
+	void *body;
+	size_t len;
+	int r;
+
+	r = msg_encode(m, &body, &len);
+	if (r < 0)
+		return r;
+	r = task_put(&rt->tasks, t, m, topic, body, len);
+	if (r == 0)
+		r = bus_pub_append(rt->pub, t, topic, body, len, NULL);
+	free(body);
+	return r;
+}
+
+/*
+ * Record and announce that sender's report or command id (intake sequence
+ * seq) on task id changed nothing, and why.
+ */
+static int refuse(struct router *rt, struct store_txn *t, const char *id,
+		  const struct msg *m, uint64_t seq, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+
+static int refuse(struct router *rt, struct store_txn *t, const char *id,
+		  const struct msg *m, uint64_t seq, const char *fmt, ...)
+{
+	char reason[MSG_REASON_MAX];
+	struct msg rf = {
+		.type = MSG_TASK_REFUSED, .task = id, .agency = m->agency,
+		.id = m->id, .cause_seq = seq, .reason = reason,
+	};
+	const char *topic = msg_topic(MSG_TASK_REFUSED);
+	struct log_field f[] = {
+		{ "TASK_ID", id }, { "AGENCY", m->agency },
+		{ "REPORT_ID", m->id },
+	};
+	void *body;
+	size_t len;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	vsnprintf(reason, sizeof(reason), fmt, ap);
+	va_end(ap);
+	log_fields(LOG_NOTICE, f, 3, "refused %s from %s on %s: %s", m->id,
+		   m->agency, id, reason);
+	r = msg_encode(&rf, &body, &len);
+	if (r < 0)
+		return r;
+	r = task_note(&rt->tasks, t, id, topic, body, len);
+	/* An unknown task gets no history of its own; the event still goes. */
+	if (r == 0 || r == -EINVAL)
+		r = bus_pub_append(rt->pub, t, topic, body, len, NULL);
+	free(body);
+	rt->pending.refused++;
+	return r;
+}
+
+/* ---- incidents ---- */
+
+static int create_tasks(struct router *rt, struct store_txn *t,
+			const struct msg *m, uint64_t seq)
+{
+	const struct route_rule *rules[ROUTE_MAX_MATCHES];
+	char id[TASK_ID_MAX + 1];
+	size_t n;
+	int r;
+
+	n = route_match(rt->routes, m, rules, ROUTE_MAX_MATCHES);
+	for (size_t i = 0; i < n; i++) {
+		const struct route_rule *rule = rules[i];
+		struct msg task = {
+			.type = MSG_TASK_CREATED, .state = STATE_OPEN,
+			.change = CHANGE_CREATED, .agency = rule->assign,
+			.category = m->category, .severity = m->severity,
+			.title = m->title, .drill = m->drill,
+			.created_at = m->accepted_at,
+			.due_at = m->accepted_at + rule->deadline_ms,
+			.plan = 1, .rule = rule->name,
+			.origin_agency = m->agency, .origin_id = m->id,
+			.origin_seq = seq, .cause_seq = seq, .by = m->agency,
+		};
+		struct msg old = { 0 };
+
+		task.task = task_id(seq, (unsigned)i + 1, id, sizeof(id));
+		/* Applied once per sequence; a rebuilt store has none yet. */
+		r = task_get(&rt->tasks, t, id, &old);
+		msg_free(&old);
+		if (r == 0)
+			continue;
+		if (r != -ENOENT)
+			return r;
+		task.nreminders = rule->nreminders;
+		memcpy(task.reminders, rule->reminders_ms,
+		       rule->nreminders * sizeof(int64_t));
+		task.nescalation = rule->nescalation;
+		for (size_t k = 0; k < rule->nescalation; k++) {
+			task.escalate_to[k] = rule->escalation[k].to;
+			task.escalate_after[k] = rule->escalation[k].after_ms;
+		}
+		for (size_t k = 0; rule->notify && rule->notify[k]; k++)
+			task.notify[task.nnotify++] = rule->notify[k];
+		r = publish_task(rt, t, &task);
+		if (r < 0)
+			return r;
+		rt->pending.created++;
+	}
+	return 0;
+}
+
+/* ---- changes to a task ---- */
+
+static bool closed(const struct msg *task)
+{
+	return task->state == STATE_DONE || task->state == STATE_CANCELLED;
+}
+
+/* A progress or completion report from the agency that holds the task. */
+static int report_on_task(struct router *rt, struct store_txn *t,
+			  const struct msg *m, uint64_t seq)
+{
+	struct msg task = { 0 };
+	int r;
+
+	r = task_get(&rt->tasks, t, m->task, &task);
+	if (r == -ENOENT)
+		return refuse(rt, t, m->task, m, seq, "no task %s", m->task);
+	if (r < 0)
+		return r;
+	if (strcmp(task.agency, m->agency) != 0)
+		r = refuse(rt, t, m->task, m, seq, "task %s is assigned to %s, "
+			   "not %s", m->task, task.agency, m->agency);
+	else if (closed(&task))
+		r = refuse(rt, t, m->task, m, seq, "task %s is already %s",
+			   m->task, msg_state_name(task.state));
+	else {
+		if (m->kind == KIND_COMPLETION) {
+			task.type = MSG_TASK_CLOSED;
+			task.state = STATE_DONE;
+			task.change = CHANGE_COMPLETED;
+			rt->pending.closed++;
+		} else {
+			task.type = MSG_TASK_UPDATED;
+			task.state = STATE_IN_PROGRESS;
+			task.change = CHANGE_PROGRESS;
+			rt->pending.updated++;
+		}
+		task.cause_seq = seq;
+		task.by = m->agency;
+		task.note = m->title;
+		task.reason = NULL;
+		r = publish_task(rt, t, &task);
+	}
+	msg_free(&task);
+	return r;
+}
+
+/* An operator's command. */
+static int command_on_task(struct router *rt, struct store_txn *t,
+			   const struct msg *m, uint64_t seq)
+{
+	struct msg task = { 0 };
+	int r;
+
+	r = task_get(&rt->tasks, t, m->task, &task);
+	if (r == -ENOENT)
+		return refuse(rt, t, m->task, m, seq, "no task %s", m->task);
+	if (r < 0)
+		return r;
+	if (closed(&task)) {
+		r = refuse(rt, t, m->task, m, seq, "task %s is already %s",
+			   m->task, msg_state_name(task.state));
+		goto out;
+	}
+	task.type = MSG_TASK_UPDATED;
+	switch (m->op) {
+	case OP_COMPLETE:
+		task.type = MSG_TASK_CLOSED;
+		task.state = STATE_DONE;
+		task.change = CHANGE_COMPLETED;
+		rt->pending.closed++;
+		break;
+	case OP_CANCEL:
+		task.type = MSG_TASK_CLOSED;
+		task.state = STATE_CANCELLED;
+		task.change = CHANGE_CANCELLED;
+		rt->pending.closed++;
+		break;
+	case OP_EXTEND:
+		/* A new plan: deadline downstream retires the old one's alerts. */
+		task.due_at = m->until;
+		task.change = CHANGE_EXTENDED;
+		task.plan++;
+		rt->pending.updated++;
+		break;
+	case OP_REASSIGN:
+		task.agency = m->to;
+		task.change = CHANGE_REASSIGNED;
+		task.plan++;
+		rt->pending.updated++;
+		break;
+	default:
+		r = -EINVAL;	/* intake let through an op we do not know */
+		goto out;
+	}
+	task.cause_seq = seq;
+	task.by = m->agency;
+	task.reason = m->reason;
+	task.note = NULL;
+	r = publish_task(rt, t, &task);
+out:
+	msg_free(&task);
+	return r;
+}
+
+/* ---- the subscriber's callbacks ---- */
+
+int router_apply(void *arg, struct store_txn *t, const struct bus_event *ev)
+{
+	struct router *rt = arg;
+	struct msg_error err;
+	struct msg m = { 0 };
+	int r;
+
+	r = msg_decode_event(ev->topic, ev->topic_len, ev->body, ev->body_len,
+			     &m, &err);
+	if (r < 0) {
+		/* Intake stored it, so it decoded once; skip, don't wedge. */
+		log_warnx("%s: intake event %" PRIu64 " (%.*s) does not decode: "
+			  "%s", __func__, ev->seq, (int)ev->topic_len,
+			  ev->topic, err.text);
+		msg_free(&m);
+		return r == -ENOMEM ? r : 0;
+	}
+	switch (m.type) {
+	case MSG_REPORT_ACCEPTED:
+		switch (m.kind) {
+		case KIND_INCIDENT:
+			r = create_tasks(rt, t, &m, ev->seq);
+			break;
+		case KIND_PROGRESS:
+		case KIND_COMPLETION:
+			r = report_on_task(rt, t, &m, ev->seq);
+			break;
+		default:
+			log_debug("%s: periodic report %s from %s: obligations "
+				  "are not tracked yet", __func__, m.id,
+				  m.agency);
+			break;
+		}
+		break;
+	case MSG_COMMAND_ACCEPTED:
+		r = command_on_task(rt, t, &m, ev->seq);
+		break;
+	default:
+		break;
+	}
+	msg_free(&m);
+	return r;
+}
+
+void router_done(void *arg, bool committed)
+{
+	struct router *rt = arg;
+	int r;
+
+	if (!committed) {
+		bus_pub_rollback(rt->pub);
+		rt->pending = (struct router_counts){ 0 };
+		return;
+	}
+	rt->total.created += rt->pending.created;
+	rt->total.updated += rt->pending.updated;
+	rt->total.closed += rt->pending.closed;
+	rt->total.refused += rt->pending.refused;
+	rt->pending = (struct router_counts){ 0 };
+	r = bus_pub_flush(rt->pub);
+	if (r < 0)	/* stored; subscribers get it by replay */
+		log_warnx("%s: publish: %s", __func__, strerror(-r));
+}

@@ -1,0 +1,277 @@
+/*
+ * router/main.c - baton-router: every report to the unit responsible.
+ *
+ * The router subscribes to intake's events and turns each incident into a
+ * task through the routing rules, applies progress, completion and
+ * operator commands to the tasks (apply.c), and publishes every change as
+ * task.* events for the deadline and notify daemons. This file is the life
+ * cycle: options, configuration and rules, store, sockets, the loop,
+ * SIGHUP (new rules, or the old ones kept if the new file is wrong).
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "router.h"
+#include "time.h"
+
+#define STATUS_EVERY_MS	1000
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+"usage: baton-router [-c FILE] [--check] [-v] [--version] [--help]\n"
+"\n"
+"Route every report accepted by baton-intake to the unit responsible,\n"
+"turn it into a task with a deadline, apply progress, completion and\n"
+"operator commands to the tasks, and publish every change.\n"
+"\n"
+"  -c, --config FILE  configuration file (default %s)\n"
+"      --check        check the configuration and the routing rules, print\n"
+"                     what is wrong with file and line, exit\n"
+"  -v, --verbose      log debug messages too\n"
+"      --version      print the version and exit\n"
+"  -h, --help         print this help and exit\n"
+"\n"
+"SIGHUP reloads the routing rules; if the new file is wrong, the rules in\n"
+"force stay and the error is logged.\n",
+		CONFIG_DEFAULT_PATH);
+}
+
+/* Load the rules named by conf; on error, print or log where, say why. */
+static int load_routes(const struct config *conf, struct route_table **ret,
+		       bool to_log)
+{
+	struct config_error err;
+	char text[1024];
+	int r;
+
+	if (!conf->routes) {
+		snprintf(text, sizeof(text), "%s: [baton] routes is not set",
+			 conf->path);
+		r = -EINVAL;
+	} else {
+		r = route_load(conf->routes, ret, &err);
+		if (r < 0)
+			config_error_text(&err, text, sizeof(text));
+	}
+	if (r < 0) {
+		if (to_log)
+			log_warnx("%s", text);
+		else
+			fprintf(stderr, "%s\n", text);
+	}
+	return r;
+}
+
+static void on_reload(void *arg)
+{
+	struct router *rt = arg;
+	struct route_table *fresh = NULL;
+
+	if (load_routes(rt->conf, &fresh, true) < 0) {
+		log_warnx("keeping the %zu rules in force", rt->routes->nrules);
+		return;
+	}
+	route_free(rt->routes);
+	rt->routes = fresh;
+	log_info("reloaded %zu rules from %s", fresh->nrules, fresh->path);
+}
+
+static int64_t on_tick(void *arg, int64_t now)
+{
+	struct router *rt = arg;
+	int64_t next = bus_pub_tick(rt->pub, now), sub = bus_sub_tick(rt->sub,
+								       now);
+
+	if (sub >= 0 && sub < next)
+		next = sub;
+	if (now - rt->status_at >= STATUS_EVERY_MS) {
+		service_status(rt->svc,
+			       "applied intake seq %" PRIu64 " of %" PRIu64
+			       ", tasks created %" PRIu64 ", closed %" PRIu64
+			       ", refused %" PRIu64,
+			       bus_sub_applied(rt->sub), bus_sub_known(rt->sub),
+			       rt->total.created, rt->total.closed,
+			       rt->total.refused);
+		rt->status_at = now;
+	}
+	return next < STATUS_EVERY_MS ? next : STATUS_EVERY_MS;
+}
+
+static int on_intake(void *arg, short revents)
+{
+	struct router *rt = arg;
+	int r = bus_sub_on_readable(rt->sub);
+
+	/* A batch that cannot be stored is retried on the next event. */
+	if (r < 0)
+		log_warnx("applying intake's events: %s", strerror(-r));
+	return 0;
+}
+
+static int on_replay(void *arg, short revents)
+{
+	struct router *rt = arg;
+
+	return bus_pub_on_replay(rt->pub);
+}
+
+static int run(struct router *rt)
+{
+	struct store_options so = {
+		.map_size = rt->conf->map_size, .create = true,
+	};
+	struct bus_sub_handler h = {
+		.apply = router_apply, .done = router_done, .arg = rt,
+	};
+	char *dir;
+	int r;
+
+	if (rt->conf->auth == CONFIG_AUTH_NONE)
+		log_warnx("authentication is off (auth = none): reports are "
+			  "trusted to name their agency");
+	dir = config_state_path(rt->conf, "router");
+	if (!dir)
+		return -ENOMEM;
+	r = store_open(dir, &so, &rt->store);
+	if (r == -EBUSY)
+		log_warnx("store %s is in use: is another baton-router "
+			  "running on this configuration?", dir);
+	else if (r < 0)
+		log_warnx("store %s: %s", dir, strerror(-r));
+	free(dir);
+	if (r < 0)
+		return r;
+	r = task_store_open(rt->store, &rt->tasks);
+	if (r < 0) {
+		log_warnx("tasks: %s", strerror(-r));
+		return r;
+	}
+	rt->zctx = zmq_ctx_new();
+	if (!rt->zctx)
+		return -errno;
+	r = bus_pub_new(rt->zctx, rt->store, rt->conf->router.publish,
+			rt->conf->router.replay, &rt->pub);
+	if (r < 0) {
+		log_warnx("bind %s / %s: %s", rt->conf->router.publish,
+			  rt->conf->router.replay, strerror(-r));
+		return r;
+	}
+	r = bus_sub_new(rt->zctx, rt->store, "intake",
+			rt->conf->intake.publish, rt->conf->intake.replay, &h,
+			&rt->sub);
+	if (r < 0) {
+		log_warnx("connect %s / %s: %s", rt->conf->intake.publish,
+			  rt->conf->intake.replay, strerror(-r));
+		return r;
+	}
+	r = service_new(&rt->svc);
+	if (r < 0)
+		return r;
+	service_watch(rt->svc, bus_sub_socket(rt->sub), -1, ZMQ_POLLIN,
+		      on_intake, rt);
+	service_watch(rt->svc, bus_sub_replay_socket(rt->sub), -1, ZMQ_POLLIN,
+		      on_intake, rt);
+	service_watch(rt->svc, bus_pub_replay_socket(rt->pub), -1, ZMQ_POLLIN,
+		      on_replay, rt);
+	service_on_tick(rt->svc, on_tick, rt);
+	service_on_reload(rt->svc, on_reload, rt);
+
+	log_info("%zu rules from %s; intake seq %" PRIu64 " applied, task "
+		 "events up to %" PRIu64, rt->routes->nrules,
+		 rt->routes->path, bus_sub_applied(rt->sub),
+		 bus_pub_last(rt->pub));
+	service_ready(rt->svc, "catching up from intake seq %" PRIu64,
+		      bus_sub_applied(rt->sub));
+	r = service_run(rt->svc);
+	log_info("stopping: intake seq %" PRIu64 " applied; tasks created %"
+		 PRIu64 ", updated %" PRIu64 ", closed %" PRIu64 ", refused %"
+		 PRIu64, bus_sub_applied(rt->sub), rt->total.created,
+		 rt->total.updated, rt->total.closed, rt->total.refused);
+	return r;
+}
+
+static void teardown(struct router *rt)
+{
+	bus_sub_free(rt->sub);
+	bus_pub_free(rt->pub);
+	if (rt->zctx)
+		zmq_ctx_term(rt->zctx);
+	store_close(rt->store);
+	route_free(rt->routes);
+	service_free(rt->svc);	/* last: it unblocks the stop signals */
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *path = CONFIG_DEFAULT_PATH;
+	struct config_error err;
+	struct config *conf = NULL;
+	struct router rt = { 0 };
+	char text[1024];
+	int c, check = 0, verbose = 0, r;
+
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'C':
+			check = 1;
+			break;
+		case 'v':
+			verbose = 1;
+			break;
+		case 'V':
+			printf("baton-router %s\n", BATON_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "baton-router: unexpected argument '%s'\n",
+			argv[optind]);
+		return 2;
+	}
+	log_init("baton-router", verbose);
+	if (config_load(path, &conf, &err) < 0) {
+		fprintf(stderr, "%s\n", config_error_text(&err, text,
+							  sizeof(text)));
+		return 1;
+	}
+	rt.conf = conf;
+	if (load_routes(conf, &rt.routes, false) < 0) {
+		config_free(conf);
+		return 1;
+	}
+	if (check) {
+		printf("%s: OK\n%s: OK, %zu rules\n", path, rt.routes->path,
+		       rt.routes->nrules);
+		route_free(rt.routes);
+		config_free(conf);
+		return 0;
+	}
+	r = run(&rt);
+	teardown(&rt);
+	config_free(conf);
+	return r < 0 ? 1 : 0;
+}

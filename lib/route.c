@@ -1,0 +1,1004 @@
+/*
+ * route.c - routes.conf into a struct route_table, and a report matched
+ * against it.
+ *
+ * config_parse_ini() reads the file and hands us one header or key at a
+ * time with its line, so that every mistake is reported where it is. A
+ * section is finished when the next header or the end of the file comes:
+ * only then is it known whether a rule named assign, and which deadline its
+ * reminders must come before.
+ *
+ * [defaults] is read straight into the triage rule, which starts out with
+ * the built-in defaults, parsed from their text by the same setters as a
+ * value from the file. Each rule copies from it what it does not give, so
+ * every rule owns all of its values and matching never looks elsewhere.
+ * That is why [defaults] must come before the first rule.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "route.h"
+#include "time.h"
+
+/* The built-in [defaults]; escalation is "<office>@+0". */
+#define DEFAULT_OFFICE		"office"
+#define DEFAULT_DEADLINE	"72h"
+#define DEFAULT_REMINDERS	"24h, 2h"
+
+/* A value as written, kept for messages; longer ones are cut. */
+#define TEXT_MAX		64
+
+/* -------------------------------------------------------- parsing state */
+
+enum section {
+	IN_NONE,		/* before the first header */
+	IN_DEFAULTS,
+	IN_RULE,
+};
+
+struct load {
+	struct route_table *t;
+	size_t nalloc;			/* room in t->rules */
+	struct config_error *err;	/* at the line being read */
+
+	/* The section being read; its rule is &t->triage for [defaults]. */
+	enum section in;
+	struct route_rule *rule;
+	unsigned seen;			/* keys given in it: 1u << enum key */
+	int deadline_line, reminders_line;
+	char deadline[TEXT_MAX];	/* its deadline as written */
+	char reminder[TEXT_MAX];	/* its longest reminder as written */
+
+	bool defaults_seen;		/* a [defaults] header was read */
+	bool defaults_done;		/* the triage rule is complete */
+	char def_deadline[TEXT_MAX];	/* [defaults]' deadline, written */
+	char def_reminder[TEXT_MAX];	/* and longest reminder */
+};
+
+/* Say what is wrong, at line (0: the line being read). Returns -EINVAL. */
+static int fail(struct load *l, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(struct load *l, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line > 0)
+		l->err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(l->err->msg, sizeof l->err->msg, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+static int nomem(struct load *l)
+{
+	snprintf(l->err->msg, sizeof l->err->msg, "%s", strerror(ENOMEM));
+	return -ENOMEM;
+}
+
+static void copy_text(char *dst, const char *src)
+{
+	snprintf(dst, TEXT_MAX, "%s", src);
+}
+
+/* ---------------------------------------------------------------- lists */
+
+/* A comma-separated value cut into its items, blanks around them removed. */
+struct list {
+	char *buf;
+	char *item[ROUTE_MAX_LIST];
+	size_t n;
+};
+
+static int split(struct load *l, const char *key, const char *value,
+		 struct list *li)
+{
+	char *s, *next, *end;
+	int r;
+
+	li->n = 0;
+	li->buf = strdup(value);
+	if (!li->buf)
+		return nomem(l);
+	for (s = li->buf;; s = next + 1) {
+		next = strchr(s, ',');
+		if (next)
+			*next = '\0';
+		s += strspn(s, " \t");
+		end = s + strlen(s);
+		while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (*s == '\0') {
+			r = fail(l, 0, "empty item in the list '%s' for %s",
+				 value, key);
+			break;
+		}
+		if (li->n == ROUTE_MAX_LIST) {
+			r = fail(l, 0, "more than %d items in the list for %s",
+				 ROUTE_MAX_LIST, key);
+			break;
+		}
+		li->item[li->n++] = s;
+		if (!next)
+			return 0;
+	}
+	free(li->buf);
+	li->buf = NULL;
+	return r;
+}
+
+static void free_strv(char **v)
+{
+	size_t i;
+
+	for (i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* The items as a NULL-terminated vector of new strings, into *field. */
+static int set_strv(struct load *l, struct list *li, char ***field)
+{
+	char **v;
+	size_t i;
+
+	v = calloc(li->n + 1, sizeof *v);
+	if (!v)
+		return nomem(l);
+	for (i = 0; i < li->n; i++) {
+		v[i] = strdup(li->item[i]);
+		if (!v[i]) {
+			free_strv(v);
+			return nomem(l);
+		}
+	}
+	free_strv(*field);
+	*field = v;
+	return 0;
+}
+
+/* --------------------------------------------------------------- values */
+
+static bool bad_agency(struct load *l, const char *key, const char *name,
+		       int *r)
+{
+	if (msg_agency_valid(name))
+		return false;
+	*r = fail(l, 0, "invalid agency name '%s' for %s: expected 1-64 "
+		  "characters of A-Z a-z 0-9 . _ -", name, key);
+	return true;
+}
+
+/*
+ * A duration as lib/time.h has it, or "0" where zero is allowed. Business
+ * time is named as such: it is not a typo, only not yet supported.
+ */
+static int parse_duration(struct load *l, const char *key, const char *text,
+			  bool zero, int64_t *ms)
+{
+	size_t n = strlen(text);
+	int r;
+
+	if (n >= 2 && (strcmp(text + n - 2, "bd") == 0 ||
+		       strcmp(text + n - 2, "bh") == 0))
+		return fail(l, 0, "business time (%s) needs the business "
+			    "calendar, which this version does not have; use "
+			    "calendar time (e.g. 72h)", text);
+	if (zero && strcmp(text, "0") == 0) {
+		*ms = 0;
+		return 0;
+	}
+	r = time_parse_duration(text, ms);
+	if (r == -ERANGE)
+		return fail(l, 0, "duration '%s' for %s is too large", text,
+			    key);
+	if (r < 0)
+		return fail(l, 0, "invalid duration '%s' for %s: expected "
+			    "e.g. 90s, 36h or 3d", text, key);
+	return 0;
+}
+
+/* A set of enum values named by msg.h: kinds, categories, severities. */
+struct names {
+	int (*from)(const char *);
+	const char *(*name)(int);
+};
+
+static int kind_from(const char *s)
+{
+	return (int)msg_kind_from(s);
+}
+
+static const char *kind_name(int v)
+{
+	return msg_kind_name((enum msg_kind)v);
+}
+
+static int category_from(const char *s)
+{
+	return (int)msg_category_from(s);
+}
+
+static const char *category_name(int v)
+{
+	return msg_category_name((enum msg_category)v);
+}
+
+static int severity_from(const char *s)
+{
+	return (int)msg_severity_from(s);
+}
+
+static const char *severity_name(int v)
+{
+	return msg_severity_name((enum msg_severity)v);
+}
+
+static const struct names kinds = { kind_from, kind_name };
+static const struct names categories = { category_from, category_name };
+static const struct names severities = { severity_from, severity_name };
+
+/* "a, b, c or d": every name of the set, for a message. */
+static char *expected(const struct names *set, char *buf, size_t size)
+{
+	size_t len = 0;
+	int v;
+
+	buf[0] = '\0';
+	for (v = 1; set->name(v) && len < size; v++)
+		len += (size_t)snprintf(buf + len, size - len, "%s%s",
+					v == 1 ? "" :
+					set->name(v + 1) ? ", " : " or ",
+					set->name(v));
+	return buf;
+}
+
+static int set_names(struct load *l, const struct names *set,
+		     const char *key, const char *value, unsigned *mask)
+{
+	char names[128];
+	struct list li;
+	unsigned m = 0;
+	size_t i;
+	int v, r;
+
+	r = split(l, key, value, &li);
+	if (r < 0)
+		return r;
+	for (i = 0; i < li.n; i++) {
+		v = set->from(li.item[i]);
+		if (v <= 0) {
+			r = fail(l, 0, "invalid %s '%s': expected %s", key,
+				 li.item[i], expected(set, names, sizeof names));
+			break;
+		}
+		m |= 1u << v;
+	}
+	free(li.buf);
+	if (r == 0)
+		*mask = m;
+	return r;
+}
+
+/* ---------------------------------------------------------------- setters */
+
+static int set_kind(struct load *l, struct route_rule *rule, const char *key,
+		    const char *value)
+{
+	return set_names(l, &kinds, key, value, &rule->kinds);
+}
+
+static int set_category(struct load *l, struct route_rule *rule,
+			const char *key, const char *value)
+{
+	return set_names(l, &categories, key, value, &rule->categories);
+}
+
+/* Exact names ("low, medium"), or at least one (">= high"). */
+static int set_severity(struct load *l, struct route_rule *rule,
+			const char *key, const char *value)
+{
+	const char *least;
+	char names[128];
+	int v;
+
+	if (strncmp(value, ">=", 2) != 0)
+		return set_names(l, &severities, key, value,
+				 &rule->severities);
+	least = value + 2 + strspn(value + 2, " \t");
+	if (strchr(least, ','))
+		return fail(l, 0, "invalid severity '%s': '>=' takes one "
+			    "severity, e.g. '>= high'", value);
+	v = severity_from(least);
+	if (v <= 0)
+		return fail(l, 0, "invalid severity '%s': expected %s", least,
+			    expected(&severities, names, sizeof names));
+	rule->severities = 0;
+	for (; severity_name(v); v++)
+		rule->severities |= 1u << v;
+	return 0;
+}
+
+static int set_locality(struct load *l, struct route_rule *rule,
+			const char *key, const char *value)
+{
+	struct list li;
+	size_t i;
+	int r;
+
+	r = split(l, key, value, &li);
+	if (r < 0)
+		return r;
+	for (i = 0; i < li.n && r == 0; i++)
+		if (strlen(li.item[i]) > MSG_LOCALITY_MAX ||
+		    strpbrk(li.item[i], " \t"))
+			r = fail(l, 0, "invalid locality '%s': expected 1-%d "
+				 "bytes without blanks or commas", li.item[i],
+				 MSG_LOCALITY_MAX);
+	if (r == 0)
+		r = set_strv(l, &li, &rule->localities);
+	free(li.buf);
+	return r;
+}
+
+/* A list of agency names into *field. */
+static int set_agencies(struct load *l, const char *key, const char *value,
+			char ***field)
+{
+	struct list li;
+	size_t i;
+	int r;
+
+	r = split(l, key, value, &li);
+	if (r < 0)
+		return r;
+	for (i = 0; i < li.n; i++)
+		if (bad_agency(l, key, li.item[i], &r))
+			break;
+	if (r == 0)
+		r = set_strv(l, &li, field);
+	free(li.buf);
+	return r;
+}
+
+static int set_agency(struct load *l, struct route_rule *rule,
+		      const char *key, const char *value)
+{
+	return set_agencies(l, key, value, &rule->agencies);
+}
+
+static int set_notify(struct load *l, struct route_rule *rule,
+		      const char *key, const char *value)
+{
+	return set_agencies(l, key, value, &rule->notify);
+}
+
+/* One agency name into a new string at *field. */
+static int set_name(struct load *l, const char *key, const char *value,
+		    char **field)
+{
+	char *s;
+	int r;
+
+	if (bad_agency(l, key, value, &r))
+		return r;
+	s = strdup(value);
+	if (!s)
+		return nomem(l);
+	free(*field);
+	*field = s;
+	return 0;
+}
+
+static int set_assign(struct load *l, struct route_rule *rule,
+		      const char *key, const char *value)
+{
+	return set_name(l, key, value, &rule->assign);
+}
+
+static int set_office(struct load *l, struct route_rule *rule,
+		      const char *key, const char *value)
+{
+	return set_name(l, key, value, &l->t->office);
+}
+
+static int parse_bool(struct load *l, const char *key, const char *value,
+		      bool *ret)
+{
+	if (strcmp(value, "yes") == 0 || strcmp(value, "true") == 0)
+		*ret = true;
+	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
+		*ret = false;
+	else
+		return fail(l, 0, "invalid %s '%s': expected yes, no, true "
+			    "or false", key, value);
+	return 0;
+}
+
+static int set_drill(struct load *l, struct route_rule *rule,
+		     const char *key, const char *value)
+{
+	bool b = false;
+	int r;
+
+	r = parse_bool(l, key, value, &b);
+	if (r == 0)
+		rule->drill = b;
+	return r;
+}
+
+static int set_continue(struct load *l, struct route_rule *rule,
+			const char *key, const char *value)
+{
+	return parse_bool(l, key, value, &rule->cont);
+}
+
+static int set_deadline(struct load *l, struct route_rule *rule,
+			const char *key, const char *value)
+{
+	int64_t ms;
+	int r;
+
+	r = parse_duration(l, key, value, false, &ms);
+	if (r < 0)
+		return r;
+	if (ms <= 0)
+		return fail(l, 0, "invalid deadline '%s': must be longer "
+			    "than 0", value);
+	rule->deadline_ms = ms;
+	l->deadline_line = l->err->line;
+	copy_text(l->deadline, value);
+	return 0;
+}
+
+/* Before the deadline, longest first; whether they are is checked later. */
+static int set_reminders(struct load *l, struct route_rule *rule,
+			 const char *key, const char *value)
+{
+	const char *longest = NULL;
+	struct list li;
+	int64_t *ms, v;
+	size_t i, j;
+	int r;
+
+	r = split(l, key, value, &li);
+	if (r < 0)
+		return r;
+	ms = calloc(li.n, sizeof *ms);
+	if (!ms) {
+		free(li.buf);
+		return nomem(l);
+	}
+	for (i = 0; i < li.n; i++) {
+		r = parse_duration(l, "reminders", li.item[i], false, &v);
+		if (r < 0)
+			break;
+		if (v <= 0) {
+			r = fail(l, 0, "invalid reminder '%s': must be longer "
+				 "than 0", li.item[i]);
+			break;
+		}
+		/* Insert in descending order. */
+		for (j = i; j > 0 && ms[j - 1] <= v; j--)
+			if (ms[j - 1] == v) {
+				r = fail(l, 0, "reminder '%s' is given twice",
+					 li.item[i]);
+				break;
+			}
+		if (r < 0)
+			break;
+		memmove(ms + j + 1, ms + j, (i - j) * sizeof *ms);
+		ms[j] = v;
+		if (j == 0)
+			longest = li.item[i];
+	}
+	if (r == 0) {
+		free(rule->reminders_ms);
+		rule->reminders_ms = ms;
+		rule->nreminders = li.n;
+		l->reminders_line = l->err->line;
+		copy_text(l->reminder, longest);
+	} else {
+		free(ms);
+	}
+	free(li.buf);
+	return r;
+}
+
+static void free_steps(struct route_step *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(s[i].to);
+	free(s);
+}
+
+/* "TARGET@+DURATION, ...", kept in ascending order of time. */
+static int set_escalation(struct load *l, struct route_rule *rule,
+			  const char *key, const char *value)
+{
+	struct route_step *steps, step;
+	struct list li;
+	size_t i, j;
+	char *at;
+	int r;
+
+	r = split(l, key, value, &li);
+	if (r < 0)
+		return r;
+	steps = calloc(li.n, sizeof *steps);
+	if (!steps) {
+		free(li.buf);
+		return nomem(l);
+	}
+	for (i = 0; i < li.n; i++) {
+		at = strchr(li.item[i], '@');
+		if (!at || at[1] != '+') {
+			r = fail(l, 0, "invalid escalation step '%s': expected "
+				 "AGENCY@+DURATION, e.g. office@+12h",
+				 li.item[i]);
+			break;
+		}
+		*at = '\0';
+		if (bad_agency(l, key, li.item[i], &r))
+			break;
+		r = parse_duration(l, key, at + 2, true, &step.after_ms);
+		if (r < 0)
+			break;
+		step.to = strdup(li.item[i]);
+		if (!step.to) {
+			r = nomem(l);
+			break;
+		}
+		/* Insert after the steps that are not later: stable. */
+		for (j = i; j > 0 && steps[j - 1].after_ms > step.after_ms;
+		     j--)
+			;
+		memmove(steps + j + 1, steps + j, (i - j) * sizeof *steps);
+		steps[j] = step;
+	}
+	if (r == 0) {
+		free_steps(rule->escalation, rule->nescalation);
+		rule->escalation = steps;
+		rule->nescalation = li.n;
+	} else {
+		free_steps(steps, i);
+	}
+	free(li.buf);
+	return r;
+}
+
+/* ------------------------------------------------------------------ keys */
+
+enum key {
+	K_KIND, K_CATEGORY, K_SEVERITY, K_LOCALITY, K_AGENCY, K_DRILL,
+	K_ASSIGN, K_DEADLINE, K_REMINDERS, K_ESCALATION, K_NOTIFY,
+	K_CONTINUE, K_OFFICE,
+};
+
+#define RULE		(1u << IN_RULE)
+#define DEFAULTS	(1u << IN_DEFAULTS)
+
+static const struct {
+	const char *name;
+	unsigned in;		/* 1u << enum section: where it may be */
+	int (*set)(struct load *, struct route_rule *, const char *,
+		   const char *);
+} keys[] = {
+	[K_KIND] = { "kind", RULE, set_kind },
+	[K_CATEGORY] = { "category", RULE, set_category },
+	[K_SEVERITY] = { "severity", RULE, set_severity },
+	[K_LOCALITY] = { "locality", RULE, set_locality },
+	[K_AGENCY] = { "agency", RULE, set_agency },
+	[K_DRILL] = { "drill", RULE, set_drill },
+	[K_ASSIGN] = { "assign", RULE, set_assign },
+	[K_DEADLINE] = { "deadline", RULE | DEFAULTS, set_deadline },
+	[K_REMINDERS] = { "reminders", RULE | DEFAULTS, set_reminders },
+	[K_ESCALATION] = { "escalation", RULE | DEFAULTS, set_escalation },
+	[K_NOTIFY] = { "notify", RULE, set_notify },
+	[K_CONTINUE] = { "continue", RULE, set_continue },
+	[K_OFFICE] = { "office", DEFAULTS, set_office },
+};
+
+#define NKEYS (sizeof keys / sizeof keys[0])
+
+/* ------------------------------------------------------------- sections */
+
+static int copy_reminders(struct load *l, struct route_rule *to,
+			  const struct route_rule *from)
+{
+	to->reminders_ms = malloc(from->nreminders * sizeof *to->reminders_ms);
+	if (!to->reminders_ms)
+		return nomem(l);
+	memcpy(to->reminders_ms, from->reminders_ms,
+	       from->nreminders * sizeof *to->reminders_ms);
+	to->nreminders = from->nreminders;
+	return 0;
+}
+
+static int copy_escalation(struct load *l, struct route_rule *to,
+			   const struct route_rule *from)
+{
+	size_t i;
+
+	to->escalation = calloc(from->nescalation, sizeof *to->escalation);
+	if (!to->escalation)
+		return nomem(l);
+	for (i = 0; i < from->nescalation; i++) {
+		to->escalation[i].to = strdup(from->escalation[i].to);
+		if (!to->escalation[i].to) {
+			free_steps(to->escalation, i);
+			to->escalation = NULL;
+			return nomem(l);
+		}
+		to->escalation[i].after_ms = from->escalation[i].after_ms;
+	}
+	to->nescalation = from->nescalation;
+	return 0;
+}
+
+/*
+ * The section's longest reminder must come before its deadline, whichever
+ * of them it gave itself. from: where the reminders came from when the
+ * section gave none.
+ */
+static int check_reminders(struct load *l, int64_t deadline,
+			   int64_t longest, const char *from)
+{
+	bool own = l->seen & (1u << K_REMINDERS);
+
+	if (longest < deadline)
+		return 0;
+	return fail(l, own ? l->reminders_line : l->deadline_line,
+		    "reminder %s%s is not before the deadline %s", l->reminder,
+		    own ? "" : from, l->deadline);
+}
+
+/* The triage rule is complete: [defaults] is over, or there is none. */
+static int end_defaults(struct load *l)
+{
+	struct route_table *t = l->t;
+	struct route_rule *d = &t->triage;
+	int r;
+
+	r = check_reminders(l, d->deadline_ms, d->reminders_ms[0],
+			    " (the default)");
+	if (r < 0)
+		return r;
+	if (!(l->seen & (1u << K_ESCALATION))) {
+		free_steps(d->escalation, d->nescalation);
+		d->nescalation = 0;
+		d->escalation = calloc(1, sizeof *d->escalation);
+		if (!d->escalation)
+			return nomem(l);
+		d->escalation[0].to = strdup(t->office);
+		if (!d->escalation[0].to)
+			return nomem(l);
+		d->nescalation = 1;
+	}
+	d->assign = strdup(t->office);
+	if (!d->assign)
+		return nomem(l);
+	copy_text(l->def_deadline, l->deadline);
+	copy_text(l->def_reminder, l->reminder);
+	l->defaults_done = true;
+	return 0;
+}
+
+/* A rule is complete: it has an assign, and the rest from [defaults]. */
+static int end_rule(struct load *l)
+{
+	const struct route_rule *d = &l->t->triage;
+	struct route_rule *rule = l->rule;
+	int r;
+
+	if (!rule->assign)
+		return fail(l, rule->line, "[rule %s] has no assign",
+			    rule->name);
+	if (!(l->seen & (1u << K_DEADLINE)))
+		rule->deadline_ms = d->deadline_ms;
+	if (!(l->seen & (1u << K_REMINDERS))) {
+		r = copy_reminders(l, rule, d);
+		if (r < 0)
+			return r;
+	}
+	r = check_reminders(l, rule->deadline_ms, rule->reminders_ms[0],
+			    " from [defaults]");
+	if (r < 0)
+		return r;
+	if (!(l->seen & (1u << K_ESCALATION)))
+		return copy_escalation(l, rule, d);
+	return 0;
+}
+
+static int end_section(struct load *l)
+{
+	int r = 0;
+
+	if (l->in == IN_DEFAULTS)
+		r = end_defaults(l);
+	else if (l->in == IN_RULE)
+		r = end_rule(l);
+	l->in = IN_NONE;
+	l->rule = NULL;
+	l->seen = 0;
+	return r;
+}
+
+/* What a section starts from: the deadline and reminders it would get. */
+static void begin_section(struct load *l, enum section in,
+			  struct route_rule *rule)
+{
+	l->in = in;
+	l->rule = rule;
+	l->seen = 0;
+	l->deadline_line = l->reminders_line = l->err->line;
+	copy_text(l->deadline, l->def_deadline);
+	copy_text(l->reminder, l->def_reminder);
+}
+
+static bool rule_name_valid(const char *s)
+{
+	size_t n = strspn(s, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+			  "abcdefghijklmnopqrstuvwxyz0123456789._-");
+
+	return n > 0 && n <= MSG_RULE_MAX && s[n] == '\0';
+}
+
+static int begin_rule(struct load *l, const char *name)
+{
+	struct route_table *t = l->t;
+	struct route_rule *rules, *rule;
+	size_t i;
+
+	if (!rule_name_valid(name))
+		return fail(l, 0, "invalid rule name '%s': expected [rule "
+			    "NAME], NAME 1-%d characters of A-Z a-z 0-9 . _ -",
+			    name, MSG_RULE_MAX);
+	if (strcmp(name, ROUTE_TRIAGE) == 0)
+		return fail(l, 0, "the rule name '%s' is reserved for reports "
+			    "that no rule matches", name);
+	for (i = 0; i < t->nrules; i++)
+		if (strcmp(t->rules[i].name, name) == 0)
+			return fail(l, 0, "duplicate rule name '%s' (first at "
+				    "line %d)", name, t->rules[i].line);
+	if (t->nrules == ROUTE_MAX_RULES)
+		return fail(l, 0, "more than %d rules", ROUTE_MAX_RULES);
+
+	if (t->nrules == l->nalloc) {
+		rules = reallocarray(t->rules, l->nalloc ? 2 * l->nalloc : 16,
+				     sizeof *rules);
+		if (!rules)
+			return nomem(l);
+		t->rules = rules;
+		l->nalloc = l->nalloc ? 2 * l->nalloc : 16;
+	}
+	rule = &t->rules[t->nrules];
+	memset(rule, 0, sizeof *rule);
+	rule->drill = -1;
+	rule->line = l->err->line;
+	rule->name = strdup(name);
+	if (!rule->name)
+		return nomem(l);
+	t->nrules++;
+	begin_section(l, IN_RULE, rule);
+	return 0;
+}
+
+static int on_header(struct load *l, const char *section)
+{
+	int r;
+
+	r = end_section(l);
+	if (r < 0)
+		return r;
+	if (strcmp(section, "defaults") == 0) {
+		if (l->t->nrules > 0)
+			return fail(l, 0, "[defaults] must come before the "
+				    "first rule");
+		if (l->defaults_seen)
+			return fail(l, 0, "duplicate section [defaults]");
+		l->defaults_seen = true;
+		begin_section(l, IN_DEFAULTS, &l->t->triage);
+		return 0;
+	}
+	if (strncmp(section, "rule", 4) == 0 &&
+	    (section[4] == ' ' || section[4] == '\0')) {
+		if (!l->defaults_done) {
+			r = end_defaults(l);
+			if (r < 0)
+				return r;
+		}
+		return begin_rule(l, section + 4 + (section[4] == ' '));
+	}
+	return fail(l, 0, "unknown section [%s]", section);
+}
+
+static int on_key(struct load *l, const char *section, const char *name,
+		  const char *value)
+{
+	size_t k;
+
+	if (l->in == IN_NONE)
+		return fail(l, 0, "key '%s' is outside any [section]", name);
+	for (k = 0; k < NKEYS; k++)
+		if (strcmp(keys[k].name, name) == 0 &&
+		    (keys[k].in & (1u << l->in)))
+			break;
+	if (k == NKEYS)
+		return fail(l, 0, "unknown key '%s' in [%s]", name, section);
+	if (l->seen & (1u << k))
+		return fail(l, 0, "duplicate key '%s' in [%s]", name, section);
+	l->seen |= 1u << k;
+	if (*value == '\0')
+		return fail(l, 0, "empty value for %s", name);
+	return keys[k].set(l, l->rule, name, value);
+}
+
+/* config_parse_ini()'s callback. */
+static int on_line(void *user, const char *section, const char *name,
+		   const char *value, struct config_error *err)
+{
+	struct load *l = user;
+	int r;
+
+	l->err = err;
+	if (name)
+		return on_key(l, section, name, value);
+	if (section)
+		return on_header(l, section);
+	/* The end of the file. */
+	r = end_section(l);
+	if (r == 0 && !l->defaults_done)
+		r = end_defaults(l);
+	return r;
+}
+
+/* The triage rule with the built-in defaults, before the file is read. */
+static int init_defaults(struct load *l)
+{
+	struct route_rule *d = &l->t->triage;
+	int r;
+
+	d->drill = -1;
+	d->name = strdup(ROUTE_TRIAGE);
+	if (!d->name)
+		return nomem(l);
+	begin_section(l, IN_DEFAULTS, d);
+	r = set_office(l, d, "office", DEFAULT_OFFICE);
+	if (r == 0)
+		r = set_deadline(l, d, "deadline", DEFAULT_DEADLINE);
+	if (r == 0)
+		r = set_reminders(l, d, "reminders", DEFAULT_REMINDERS);
+	copy_text(l->def_deadline, l->deadline);
+	copy_text(l->def_reminder, l->reminder);
+	l->in = IN_NONE;
+	l->rule = NULL;
+	return r;
+}
+
+/* ------------------------------------------------------------ public API */
+
+static void free_rule(struct route_rule *rule)
+{
+	free(rule->name);
+	free_strv(rule->localities);
+	free_strv(rule->agencies);
+	free(rule->assign);
+	free(rule->reminders_ms);
+	free_steps(rule->escalation, rule->nescalation);
+	free_strv(rule->notify);
+}
+
+void route_free(struct route_table *t)
+{
+	size_t i;
+
+	if (!t)
+		return;
+	for (i = 0; i < t->nrules; i++)
+		free_rule(&t->rules[i]);
+	free(t->rules);
+	free_rule(&t->triage);
+	free(t->office);
+	free(t->path);
+	free(t);
+}
+
+int route_load(const char *path, struct route_table **ret,
+	       struct config_error *err)
+{
+	struct config_error e = { .line = 0 };
+	struct load l = { .err = &e };
+	struct route_table *t;
+	int r;
+
+	snprintf(e.file, sizeof e.file, "%s", path);
+	t = calloc(1, sizeof *t);
+	if (!t) {
+		r = -ENOMEM;
+		goto out;
+	}
+	l.t = t;
+	t->path = strdup(path);
+	r = t->path ? init_defaults(&l) : -ENOMEM;
+	if (r < 0)
+		goto out;
+	/* From here on, *err is config_parse_ini()'s to fill. */
+	r = config_parse_ini(path, on_line, &l, err);
+	if (r < 0) {
+		err = NULL;
+		goto out;
+	}
+	*ret = t;
+	t = NULL;
+out:
+	if (r < 0 && err) {
+		e.line = 0;
+		snprintf(e.msg, sizeof e.msg, "%s", strerror(-r));
+		*err = e;
+	}
+	route_free(t);
+	return r;
+}
+
+/* ------------------------------------------------------------- matching */
+
+static unsigned bit(unsigned v)
+{
+	return v < 32 ? 1u << v : 0;
+}
+
+static bool listed(char *const *v, const char *s)
+{
+	if (!s)
+		return false;
+	for (; *v; v++)
+		if (strcmp(*v, s) == 0)
+			return true;
+	return false;
+}
+
+static bool matches(const struct route_rule *rule, const struct msg *m)
+{
+	if (rule->kinds && !(rule->kinds & bit(m->kind)))
+		return false;
+	if (rule->categories && !(rule->categories & bit(m->category)))
+		return false;
+	if (rule->severities && !(rule->severities & bit(m->severity)))
+		return false;
+	if (rule->localities && !listed(rule->localities, m->locality))
+		return false;
+	if (rule->agencies && !listed(rule->agencies, m->agency))
+		return false;
+	if (rule->drill >= 0 && rule->drill != (int)m->drill)
+		return false;
+	return true;
+}
+
+size_t route_match(const struct route_table *t, const struct msg *m,
+		   const struct route_rule **out, size_t max)
+{
+	size_t i, n = 0;
+
+	if (max > ROUTE_MAX_MATCHES)
+		max = ROUTE_MAX_MATCHES;
+	if (max == 0)
+		return 0;
+	for (i = 0; i < t->nrules; i++) {
+		if (!matches(&t->rules[i], m))
+			continue;
+		out[n++] = &t->rules[i];
+		if (!t->rules[i].cont || n == max)
+			return n;
+	}
+	if (n == 0)
+		out[n++] = &t->triage;
+	return n;
+}

@@ -1,0 +1,117 @@
+/*
+ * route.h - the routing rules: which unit handles a report, by when, who is
+ * reminded and who is escalated to.
+ *
+ * Rules live in routes.conf (path from [baton] routes), one INI section per
+ * rule, in the order they are tried:
+ *
+ *   [defaults]                      ; optional; before the first rule
+ *   office = office                 ; the triage queue and escalation end
+ *   deadline = 72h                  ; for a rule that names none
+ *   reminders = 24h, 2h
+ *   escalation = office@+0, committee@+48h
+ *
+ *   [rule key-systems-attacks]      ; "rule NAME", NAME unique
+ *   kind = incident                 ; matchers: each optional, a list means
+ *   category = cybersecurity        ;   any of; all given must match
+ *   severity = >= high              ; exact ("high", "low, medium") or at
+ *   locality = HN, HCM              ;   least (">= high")
+ *   agency = mic, mps               ; the reporting agency
+ *   drill = yes                     ; yes or no
+ *   assign = mps-a05                ; consequences: required
+ *   deadline = 24h                  ; from acceptance; default from [defaults]
+ *   reminders = 12h, 2h             ; before the deadline
+ *   escalation = mps@+0, office@+12h, committee@+48h   ; after it
+ *   notify = mic, office            ; told of the new task as well
+ *   continue = yes                  ; also try the rules below (default no)
+ *
+ * A report that no rule matches goes to the triage rule: assigned to the
+ * office with the defaults. Matching is a pure function of the report, so
+ * `batonctl routes test` shows exactly what the router will do.
+ *
+ * Durations are lib/time.h durations ("90s", "36h", "3d"). Business time
+ * ("3bd", "16bh") needs the business calendar, which comes with the deadline
+ * daemon; until then it is refused with a message saying so, never
+ * approximated.
+ *
+ * Ownership: a struct route_table owns everything in it; route_free() frees
+ * it. Matching returns pointers into the table.
+ */
+#ifndef BATON_ROUTE_H
+#define BATON_ROUTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "msg.h"
+
+#define ROUTE_MAX_RULES		1024
+#define ROUTE_MAX_LIST		16	/* entries in any list */
+#define ROUTE_MAX_MATCHES	8	/* rules one report can match */
+#define ROUTE_TRIAGE		"triage"
+
+/* An escalation step: tell 'to' when the deadline is 'after_ms' past. */
+struct route_step {
+	char *to;			/* an agency name */
+	int64_t after_ms;		/* >= 0 */
+};
+
+struct route_rule {
+	char *name;			/* "key-systems-attacks", or "triage" */
+	int line;			/* of its [rule NAME] header; 0: triage */
+
+	/* matchers: a set given as a bitmask of enum values (1u << v), 0: any */
+	unsigned kinds;
+	unsigned categories;
+	unsigned severities;		/* ">= high": high and critical */
+	char **localities;		/* NULL-terminated, or NULL: any */
+	char **agencies;		/* the reporting agency; NULL: any */
+	int drill;			/* -1 any, 0 not a drill, 1 a drill */
+
+	/* consequences */
+	char *assign;			/* agency the task goes to */
+	int64_t deadline_ms;		/* from acceptance, > 0 */
+	int64_t *reminders_ms;		/* before the deadline, descending */
+	size_t nreminders;
+	struct route_step *escalation;	/* ascending after_ms */
+	size_t nescalation;
+	char **notify;			/* NULL-terminated, or NULL */
+	bool cont;			/* also try the rules below */
+};
+
+struct route_table {
+	char *path;
+	char *office;			/* [defaults] office; default "office" */
+	struct route_rule *rules;
+	size_t nrules;
+	struct route_rule triage;	/* for reports no rule matches */
+};
+
+/*
+ * Load and check the rules in path. Every error names the file and line:
+ * unknown section or key, a bad value (with the value), a duplicate rule
+ * name, a rule without assign, a business duration, a reminder not before
+ * the deadline, [defaults] after a rule, more than ROUTE_MAX_RULES rules or
+ * ROUTE_MAX_LIST entries.
+ * Returns 0 and sets *ret (free with route_free()), -ENOENT and other
+ * -errno when the file cannot be read, -EINVAL, -ENOMEM.
+ */
+int route_load(const char *path, struct route_table **ret,
+	       struct config_error *err);
+
+/* Free a table. Takes NULL. */
+void route_free(struct route_table *t);
+
+/*
+ * The rules report m matches, in order: the first match, and the ones after
+ * it for as long as each matched rule says continue; at most max (>= 1,
+ * and at most ROUTE_MAX_MATCHES). The triage rule when none matches.
+ * m is a report (MSG_REPORT or MSG_REPORT_ACCEPTED); its agency is the
+ * reporting agency. Returns the number of rules written to out (>= 1).
+ */
+size_t route_match(const struct route_table *t, const struct msg *m,
+		   const struct route_rule **out, size_t max);
+
+#endif
