@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "route.h"
 #include "time.h"
@@ -38,6 +39,7 @@ enum section {
 	IN_NONE,		/* before the first header */
 	IN_DEFAULTS,
 	IN_RULE,
+	IN_SCHEDULE,		/* its rule is the schedule's */
 };
 
 struct load {
@@ -53,6 +55,7 @@ struct load {
 	char deadline[TEXT_MAX];	/* its deadline as written */
 	char reminder[TEXT_MAX];	/* its longest reminder as written */
 
+	size_t nsalloc;			/* room in t->schedules */
 	bool defaults_seen;		/* a [defaults] header was read */
 	bool defaults_done;		/* the triage rule is complete */
 	char def_deadline[TEXT_MAX];	/* [defaults]' deadline, written */
@@ -574,16 +577,52 @@ static int set_escalation(struct load *l, struct route_rule *rule,
 	return r;
 }
 
+/* A schedule's own keys; its rule is the first member of the schedule. */
+static const char *const every_names[] = {
+	[EVERY_YEAR] = "year", [EVERY_HALF] = "half",
+	[EVERY_QUARTER] = "quarter", [EVERY_MONTH] = "month",
+	[EVERY_WEEK] = "week",
+};
+
+static int set_every(struct load *l, struct route_rule *rule,
+		     const char *key, const char *value)
+{
+	struct route_schedule *sc = (struct route_schedule *)rule;
+
+	for (int e = EVERY_YEAR; e <= EVERY_WEEK; e++)
+		if (strcmp(value, every_names[e]) == 0) {
+			sc->every = e;
+			return 0;
+		}
+	return fail(l, 0, "invalid every '%s': expected year, half, "
+		    "quarter, month or week", value);
+}
+
+static int set_title(struct load *l, struct route_rule *rule,
+		     const char *key, const char *value)
+{
+	struct route_schedule *sc = (struct route_schedule *)rule;
+
+	if (strlen(value) > MSG_TITLE_MAX ||
+	    !msg_utf8_valid(value, strlen(value)))
+		return fail(l, 0, "invalid title: at most %d bytes of UTF-8",
+			    MSG_TITLE_MAX);
+	free(sc->title);
+	sc->title = strdup(value);
+	return sc->title ? 0 : nomem(l);
+}
+
 /* ------------------------------------------------------------------ keys */
 
 enum key {
 	K_KIND, K_CATEGORY, K_SEVERITY, K_LOCALITY, K_AGENCY, K_DRILL,
 	K_ASSIGN, K_DEADLINE, K_REMINDERS, K_ESCALATION, K_NOTIFY,
-	K_CONTINUE, K_OFFICE,
+	K_CONTINUE, K_OFFICE, K_EVERY, K_DUE, K_TITLE,
 };
 
 #define RULE		(1u << IN_RULE)
 #define DEFAULTS	(1u << IN_DEFAULTS)
+#define SCHEDULE	(1u << IN_SCHEDULE)
 
 static const struct {
 	const char *name;
@@ -592,18 +631,23 @@ static const struct {
 		   const char *);
 } keys[] = {
 	[K_KIND] = { "kind", RULE, set_kind },
-	[K_CATEGORY] = { "category", RULE, set_category },
+	[K_CATEGORY] = { "category", RULE | SCHEDULE, set_category },
 	[K_SEVERITY] = { "severity", RULE, set_severity },
 	[K_LOCALITY] = { "locality", RULE, set_locality },
-	[K_AGENCY] = { "agency", RULE, set_agency },
+	[K_AGENCY] = { "agency", RULE | SCHEDULE, set_agency },
 	[K_DRILL] = { "drill", RULE, set_drill },
 	[K_ASSIGN] = { "assign", RULE, set_assign },
 	[K_DEADLINE] = { "deadline", RULE | DEFAULTS, set_deadline },
-	[K_REMINDERS] = { "reminders", RULE | DEFAULTS, set_reminders },
-	[K_ESCALATION] = { "escalation", RULE | DEFAULTS, set_escalation },
-	[K_NOTIFY] = { "notify", RULE, set_notify },
+	[K_REMINDERS] = { "reminders", RULE | DEFAULTS | SCHEDULE,
+			  set_reminders },
+	[K_ESCALATION] = { "escalation", RULE | DEFAULTS | SCHEDULE,
+			   set_escalation },
+	[K_NOTIFY] = { "notify", RULE | SCHEDULE, set_notify },
 	[K_CONTINUE] = { "continue", RULE, set_continue },
 	[K_OFFICE] = { "office", DEFAULTS, set_office },
+	[K_EVERY] = { "every", SCHEDULE, set_every },
+	[K_DUE] = { "due", SCHEDULE, set_deadline },
+	[K_TITLE] = { "title", SCHEDULE, set_title },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -717,6 +761,37 @@ static int end_rule(struct load *l)
 	return 0;
 }
 
+/*
+ * A schedule is complete: who owes it, how often, its category and title;
+ * the due offset, reminders and escalation from [defaults] if not its own.
+ */
+static int end_schedule(struct load *l)
+{
+	const struct route_rule *d = &l->t->triage;
+	struct route_schedule *sc = (struct route_schedule *)l->rule;
+	struct route_rule *rule = &sc->rule;
+	unsigned c = rule->categories;
+	int r;
+
+	if (!rule->agencies || !sc->every || !sc->title || !c)
+		return fail(l, rule->line, "[schedule %s] needs agency, every, "
+			    "category and title", rule->name);
+	if (c & (c - 1))
+		return fail(l, rule->line, "[schedule %s] has more than one "
+			    "category", rule->name);
+	sc->category = (enum msg_category)__builtin_ctz(c);
+	if (!(l->seen & (1u << K_DUE)))
+		rule->deadline_ms = d->deadline_ms;
+	if (!(l->seen & (1u << K_REMINDERS))) {
+		r = copy_reminders(l, rule, d);
+		if (r < 0)
+			return r;
+	}
+	if (!(l->seen & (1u << K_ESCALATION)))
+		return copy_escalation(l, rule, d);
+	return 0;
+}
+
 static int end_section(struct load *l)
 {
 	int r = 0;
@@ -725,6 +800,8 @@ static int end_section(struct load *l)
 		r = end_defaults(l);
 	else if (l->in == IN_RULE)
 		r = end_rule(l);
+	else if (l->in == IN_SCHEDULE)
+		r = end_schedule(l);
 	l->in = IN_NONE;
 	l->rule = NULL;
 	l->seen = 0;
@@ -791,6 +868,42 @@ static int begin_rule(struct load *l, const char *name)
 	return 0;
 }
 
+static int begin_schedule(struct load *l, const char *name)
+{
+	struct route_table *t = l->t;
+	struct route_schedule *sc;
+
+	if (!rule_name_valid(name) || strlen(name) > ROUTE_SCHEDULE_NAME_MAX)
+		return fail(l, 0, "invalid schedule name '%s': expected "
+			    "[schedule NAME], NAME 1-%d characters of A-Z a-z "
+			    "0-9 . _ -", name, ROUTE_SCHEDULE_NAME_MAX);
+	for (size_t i = 0; i < t->nschedules; i++)
+		if (strcmp(t->schedules[i].rule.name, name) == 0)
+			return fail(l, 0, "duplicate schedule name '%s' (first "
+				    "at line %d)", name,
+				    t->schedules[i].rule.line);
+	if (t->nschedules == ROUTE_MAX_RULES)
+		return fail(l, 0, "more than %d schedules", ROUTE_MAX_RULES);
+	if (t->nschedules == l->nsalloc) {
+		sc = reallocarray(t->schedules, l->nsalloc ? 2 * l->nsalloc : 8,
+				  sizeof(*sc));
+		if (!sc)
+			return nomem(l);
+		t->schedules = sc;
+		l->nsalloc = l->nsalloc ? 2 * l->nsalloc : 8;
+	}
+	sc = &t->schedules[t->nschedules];
+	memset(sc, 0, sizeof(*sc));
+	sc->rule.drill = -1;
+	sc->rule.line = l->err->line;
+	sc->rule.name = strdup(name);
+	if (!sc->rule.name)
+		return nomem(l);
+	t->nschedules++;
+	begin_section(l, IN_SCHEDULE, &sc->rule);
+	return 0;
+}
+
 static int on_header(struct load *l, const char *section)
 {
 	int r;
@@ -799,7 +912,7 @@ static int on_header(struct load *l, const char *section)
 	if (r < 0)
 		return r;
 	if (strcmp(section, "defaults") == 0) {
-		if (l->t->nrules > 0)
+		if (l->t->nrules > 0 || l->t->nschedules > 0)
 			return fail(l, 0, "[defaults] must come before the "
 				    "first rule");
 		if (l->defaults_seen)
@@ -816,6 +929,15 @@ static int on_header(struct load *l, const char *section)
 				return r;
 		}
 		return begin_rule(l, section + 4 + (section[4] == ' '));
+	}
+	if (strncmp(section, "schedule", 8) == 0 &&
+	    (section[8] == ' ' || section[8] == '\0')) {
+		if (!l->defaults_done) {
+			r = end_defaults(l);
+			if (r < 0)
+				return r;
+		}
+		return begin_schedule(l, section + 8 + (section[8] == ' '));
 	}
 	return fail(l, 0, "unknown section [%s]", section);
 }
@@ -905,6 +1027,11 @@ void route_free(struct route_table *t)
 	for (i = 0; i < t->nrules; i++)
 		free_rule(&t->rules[i]);
 	free(t->rules);
+	for (i = 0; i < t->nschedules; i++) {
+		free_rule(&t->schedules[i].rule);
+		free(t->schedules[i].title);
+	}
+	free(t->schedules);
 	free_rule(&t->triage);
 	free(t->office);
 	free(t->path);
@@ -1001,4 +1128,105 @@ size_t route_match(const struct route_table *t, const struct msg *m,
 	if (n == 0)
 		out[n++] = &t->triage;
 	return n;
+}
+
+/* -------------------------------------------------------------- periods */
+
+static int64_t utc_ms(int year, int mon, int day)
+{
+	struct tm tm = { .tm_year = year - 1900, .tm_mon = mon, .tm_mday = day };
+
+	return (int64_t)timegm(&tm) * 1000;	/* timegm normalises mon 12 */
+}
+
+int route_period_at(enum route_every every, int64_t t, char *name,
+		    size_t size, int64_t *start, int64_t *end)
+{
+	time_t secs = (time_t)(t >= 0 ? t / 1000 : (t - 999) / 1000);
+	struct tm tm;
+	int y, n;
+
+	if (!gmtime_r(&secs, &tm))
+		return -EINVAL;
+	y = tm.tm_year + 1900;
+	switch (every) {
+	case EVERY_YEAR:
+		*start = utc_ms(y, 0, 1);
+		*end = utc_ms(y + 1, 0, 1);
+		snprintf(name, size, "%04d", y);
+		return 0;
+	case EVERY_HALF:
+		n = tm.tm_mon / 6;
+		*start = utc_ms(y, 6 * n, 1);
+		*end = utc_ms(y, 6 * n + 6, 1);
+		snprintf(name, size, "%04d-H%d", y, n + 1);
+		return 0;
+	case EVERY_QUARTER:
+		n = tm.tm_mon / 3;
+		*start = utc_ms(y, 3 * n, 1);
+		*end = utc_ms(y, 3 * n + 3, 1);
+		snprintf(name, size, "%04d-Q%d", y, n + 1);
+		return 0;
+	case EVERY_MONTH:
+		*start = utc_ms(y, tm.tm_mon, 1);
+		*end = utc_ms(y, tm.tm_mon + 1, 1);
+		snprintf(name, size, "%04d-%02d", y, tm.tm_mon + 1);
+		return 0;
+	case EVERY_WEEK:
+		/* ISO 8601: weeks start on Monday; %G-W%V names them. */
+		*start = utc_ms(y, tm.tm_mon,
+				tm.tm_mday - (tm.tm_wday + 6) % 7);
+		*end = *start + 7 * TIME_MS_PER_D;
+		strftime(name, size, "%G-W%V", &tm);
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}
+
+enum route_every route_period_parse(const char *name, int64_t *start,
+				    int64_t *end)
+{
+	char again[MSG_PERIOD_MAX + 1], tail;
+	enum route_every every;
+	int y, n, used = 0;
+	int64_t at;
+
+	if (strlen(name) > MSG_PERIOD_MAX)
+		return EVERY_NONE;
+	if (sscanf(name, "%4d%n%c", &y, &used, &tail) == 1 && used == 4) {
+		every = EVERY_YEAR;
+		at = utc_ms(y, 0, 1);
+	} else if (sscanf(name, "%4d-H%1d%c", &y, &n, &tail) == 2) {
+		every = EVERY_HALF;
+		at = utc_ms(y, 6 * (n - 1), 1);
+	} else if (sscanf(name, "%4d-Q%1d%c", &y, &n, &tail) == 2) {
+		every = EVERY_QUARTER;
+		at = utc_ms(y, 3 * (n - 1), 1);
+	} else if (sscanf(name, "%4d-W%2d%c", &y, &n, &tail) == 2) {
+		/* Week 1 holds 4 January; step from its Monday. */
+		struct tm jan4 = { .tm_year = y - 1900, .tm_mday = 4 };
+		time_t j = timegm(&jan4);
+
+		gmtime_r(&j, &jan4);
+		every = EVERY_WEEK;
+		at = utc_ms(y, 0, 4 - (jan4.tm_wday + 6) % 7 + 7 * (n - 1));
+	} else if (sscanf(name, "%4d-%2d%c", &y, &n, &tail) == 2) {
+		every = EVERY_MONTH;
+		at = utc_ms(y, n - 1, 1);
+	} else
+		return EVERY_NONE;
+	/* Only the name the period itself has is that period ("2026-Q5",
+	 * "2026-W54" and "2026-7" are not). */
+	if (route_period_at(every, at, again, sizeof(again), start, end) < 0 ||
+	    strcmp(again, name) != 0)
+		return EVERY_NONE;
+	return every;
+}
+
+char *route_obligation_id(const struct route_schedule *s, const char *agency,
+			  const char *period, char *buf, size_t size)
+{
+	snprintf(buf, size, "P-%s-%s-%s", s->rule.name, agency, period);
+	return buf;
 }

@@ -81,12 +81,51 @@ struct route_rule {
 	bool cont;			/* also try the rules below */
 };
 
+/* How often a periodic report is owed. */
+enum route_every {
+	EVERY_NONE = 0,
+	EVERY_YEAR,			/* period "2026" */
+	EVERY_HALF,			/* "2026-H2" */
+	EVERY_QUARTER,			/* "2026-Q3" */
+	EVERY_MONTH,			/* "2026-07" */
+	EVERY_WEEK,			/* "2026-W05", ISO 8601 weeks */
+};
+
+/*
+ * A periodic report that agencies owe:
+ *
+ *   [schedule quarterly-key-areas]  ; NAME as for rules, at most 32 bytes
+ *   agency = mic, mps, hanoi        ; who owes it (each their own)
+ *   every = quarter                 ; year, half, quarter, month or week
+ *   due = 15d                       ; after the period ends
+ *   category = information-security ; exactly one
+ *   title = Quarterly report on the four key areas
+ *   reminders = 7d, 1d              ; before it is due (else [defaults])
+ *   escalation = office@+0          ; after (else [defaults])
+ *   notify = office
+ *
+ * The route_rule inside holds what rules and schedules share: agencies
+ * (who owes it), deadline_ms (due after the period's end), reminders,
+ * escalation, notify; its assign is NULL (each agency owes its own).
+ * Periods are UTC for now: the office's time zone comes with the calendar.
+ */
+struct route_schedule {
+	struct route_rule rule;
+	enum route_every every;
+	enum msg_category category;
+	char *title;
+};
+
+#define ROUTE_SCHEDULE_NAME_MAX	32
+
 struct route_table {
 	char *path;
 	char *office;			/* [defaults] office; default "office" */
 	struct route_rule *rules;
 	size_t nrules;
 	struct route_rule triage;	/* for reports no rule matches */
+	struct route_schedule *schedules;
+	size_t nschedules;
 };
 
 /*
@@ -113,5 +152,25 @@ void route_free(struct route_table *t);
  */
 size_t route_match(const struct route_table *t, const struct msg *m,
 		   const struct route_rule **out, size_t max);
+
+/*
+ * The period of kind every that holds instant t: its name ("2026-Q3",
+ * MSG_PERIOD_MAX + 1 bytes in name), its first instant (*start) and the
+ * first instant after it (*end). Returns 0, -EINVAL (bad every).
+ */
+int route_period_at(enum route_every every, int64_t t, char *name,
+		    size_t size, int64_t *start, int64_t *end);
+
+/*
+ * The kind of a period name ("2026-Q3": EVERY_QUARTER) and its bounds.
+ * Returns the kind, or EVERY_NONE when name is not a period.
+ */
+enum route_every route_period_parse(const char *name, int64_t *start,
+				    int64_t *end);
+
+/* The obligation task id of agency's report for period under schedule s,
+ * "P-<schedule>-<agency>-<period>", into buf (MSG_TASK_MAX + 1). */
+char *route_obligation_id(const struct route_schedule *s, const char *agency,
+			  const char *period, char *buf, size_t size);
 
 #endif

@@ -11,7 +11,7 @@
  *   incident report     each matching rule makes a task (triage if none)
  *   progress report     the task goes in-progress, if the sender holds it
  *   completion report   the task is done, if the sender holds it
- *   periodic report     closes obligations (not yet: logged and kept)
+ *   periodic report     closes the obligations it answers (obligations.c)
  *   command             complete, extend, reassign or cancel, with reason
  *
  * A report or command that may not change its task changes nothing: it
@@ -29,7 +29,7 @@
 #include "router.h"
 
 /* Encode m, store it as task m->task with its history, publish it. */
-static int publish_task(struct router *rt, struct store_txn *t,
+int router_publish_task(struct router *rt, struct store_txn *t,
 			const struct msg *m)
 {
 	const char *topic = msg_topic(m->type);
@@ -134,7 +134,7 @@ static int create_tasks(struct router *rt, struct store_txn *t,
 		}
 		for (size_t k = 0; rule->notify && rule->notify[k]; k++)
 			task.notify[task.nnotify++] = rule->notify[k];
-		r = publish_task(rt, t, &task);
+		r = router_publish_task(rt, t, &task);
 		if (r < 0)
 			return r;
 		rt->pending.created++;
@@ -183,7 +183,7 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 		task.by = m->agency;
 		task.note = m->title;
 		task.reason = NULL;
-		r = publish_task(rt, t, &task);
+		r = router_publish_task(rt, t, &task);
 	}
 	msg_free(&task);
 	return r;
@@ -241,7 +241,7 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 	task.by = m->agency;
 	task.reason = m->reason;
 	task.note = NULL;
-	r = publish_task(rt, t, &task);
+	r = router_publish_task(rt, t, &task);
 out:
 	msg_free(&task);
 	return r;
@@ -276,10 +276,10 @@ int router_apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 		case KIND_COMPLETION:
 			r = report_on_task(rt, t, &m, ev->seq);
 			break;
+		case KIND_PERIODIC:
+			r = router_periodic(rt, t, &m, ev->seq);
+			break;
 		default:
-			log_debug("%s: periodic report %s from %s: obligations "
-				  "are not tracked yet", __func__, m.id,
-				  m.agency);
 			break;
 		}
 		break;

@@ -80,7 +80,9 @@ static void on_reload(void *arg)
 	}
 	route_free(rt->routes);
 	rt->routes = fresh;
-	log_info("reloaded %zu rules from %s", fresh->nrules, fresh->path);
+	rt->obligations_at = 0;		/* new schedules: look again now */
+	log_info("reloaded %zu rules and %zu schedules from %s",
+		 fresh->nrules, fresh->nschedules, fresh->path);
 }
 
 static int64_t on_tick(void *arg, int64_t now)
@@ -91,6 +93,16 @@ static int64_t on_tick(void *arg, int64_t now)
 
 	if (sub >= 0 && sub < next)
 		next = sub;
+	if (time_now() >= rt->obligations_at) {
+		int64_t at = router_obligations(rt, time_now());
+
+		if (at < 0) {
+			log_warnx("obligations: %s; trying again in a minute",
+				  strerror((int)-at));
+			at = time_now() + TIME_MS_PER_M;
+		}
+		rt->obligations_at = at;
+	}
 	if (now - rt->status_at >= STATUS_EVERY_MS) {
 		service_status(rt->svc,
 			       "applied intake seq %" PRIu64 " of %" PRIu64
@@ -264,8 +276,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	if (check) {
-		printf("%s: OK\n%s: OK, %zu rules\n", path, rt.routes->path,
-		       rt.routes->nrules);
+		printf("%s: OK\n%s: OK, %zu rules, %zu schedules\n", path,
+		       rt.routes->path, rt.routes->nrules,
+		       rt.routes->nschedules);
 		route_free(rt.routes);
 		config_free(conf);
 		return 0;

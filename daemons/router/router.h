@@ -29,6 +29,7 @@ struct router {
 		uint64_t created, updated, closed, refused;
 	} total, pending;
 	int64_t status_at;
+	int64_t obligations_at;		/* when to look at them again */
 };
 
 /*
@@ -39,5 +40,23 @@ int router_apply(void *arg, struct store_txn *t, const struct bus_event *ev);
 
 /* bus_done_fn: publish what a committed batch appended, or forget it. */
 void router_done(void *arg, bool committed);
+
+/*
+ * Encode task m, store it with its history and publish it under its
+ * type's topic, in t. Returns 0 or a negative errno.
+ */
+int router_publish_task(struct router *rt, struct store_txn *t,
+			const struct msg *m);
+
+/* A periodic report (intake sequence seq): close what it answers, in t. */
+int router_periodic(struct router *rt, struct store_txn *t,
+		    const struct msg *m, uint64_t seq);
+
+/*
+ * Make sure every schedule's obligations for the period holding now and
+ * the next one exist, in a transaction of their own. Returns the instant
+ * of the next period boundary (when to call again), or a negative errno.
+ */
+int64_t router_obligations(struct router *rt, int64_t now);
 
 #endif

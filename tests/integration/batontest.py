@@ -7,11 +7,15 @@ Every test script imports this module. It
   - makes a private temporary directory with a baton.conf whose state_dir
     and every endpoint live inside it (ipc://, so that tests run in
     parallel never clash on a port);
-  - starts baton-intake (and bus-tap) with a real sd_notify socket and waits
-    for READY=1; stops it with SIGTERM and checks exit status 0 and
-    STOPPING=1; kills it with SIGKILL for crash tests;
+  - starts baton-intake, baton-router (and bus-tap, on either daemon's
+    bus) with a real sd_notify socket and waits for READY=1; stops each
+    with SIGTERM and checks exit status 0 and STOPPING=1; kills it with
+    SIGKILL for crash tests;
+  - gives the router the routes file a test chooses ([baton] routes;
+    default the bundled config/routes.conf);
   - talks to intake as an outside client would (pyzmq DEALER/REQ, msgpack);
-  - runs batonctl and parses `log --json` and `verify`.
+  - runs batonctl and parses `log --json`, `verify`, `queue --json` and
+    `task ID --json`.
 
 Nothing outlives the test: every child gets SIGKILL when the test process
 exits, however it exits (atexit, SIGTERM handler, and PR_SET_PDEATHSIG via
@@ -46,10 +50,13 @@ SOURCE = os.path.abspath(os.environ.get(
 BUILD = os.path.abspath(os.environ.get("BATON_BUILD",
                                        os.path.join(SOURCE, "build")))
 INTAKE_BIN = os.path.join(BUILD, "daemons", "intake", "baton-intake")
+ROUTER_BIN = os.path.join(BUILD, "daemons", "router", "baton-router")
 BATONCTL_BIN = os.path.join(BUILD, "tools", "batonctl", "batonctl")
 BUSTAP_BIN = os.path.join(BUILD, "tests", "bus-tap")
 
 KEEP_TMP = os.environ.get("BATON_KEEP_TMP") == "1"
+
+BUNDLED_ROUTES = os.path.join(SOURCE, "config", "routes.conf")
 
 # Limits of PROTOCOL.md and lib/msg.h, in bytes.
 ID_MAX = 128
@@ -325,10 +332,14 @@ class Process:
 # ---------------------------------------------------------------- the env
 
 class BatonEnv:
-    """A temp dir with baton.conf, state, endpoints, and the daemons."""
+    """A temp dir with baton.conf, state, endpoints, and the daemons.
+
+    routes: the routes file the router reads ([baton] routes): None for
+    the bundled config/routes.conf, or a path (use write_file() to make
+    one in the temp dir; it may not exist until the router starts)."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
-                 map_size="64M"):
+                 map_size="64M", routes=None):
         check_binaries(INTAKE_BIN, BATONCTL_BIN)
         self.dir = make_tmpdir()
         self.state_dir = os.path.join(self.dir, "state")
@@ -341,6 +352,10 @@ class BatonEnv:
             self.submit = submit
         self.publish = "ipc://" + os.path.join(self.dir, "intake.pub")
         self.replay = "ipc://" + os.path.join(self.dir, "intake.replay")
+        self.router_publish = "ipc://" + os.path.join(self.dir, "router.pub")
+        self.router_replay = "ipc://" + os.path.join(self.dir,
+                                                     "router.replay")
+        self.routes = os.path.abspath(routes or BUNDLED_ROUTES)
         self.conf = os.path.join(self.dir, "baton.conf")
         lines = [
             "; written by tests/integration/batontest.py",
@@ -348,6 +363,11 @@ class BatonEnv:
             "state_dir = %s" % self.state_dir,
             "auth = none",
             "map_size = %s" % map_size,
+            "routes = %s" % self.routes,
+            "",
+            "[router]",
+            "publish = %s" % self.router_publish,
+            "replay = %s" % self.router_replay,
             "",
             "[intake]",
             "submit = %s" % self.submit,
@@ -362,6 +382,8 @@ class BatonEnv:
             f.write("\n".join(lines) + "\n")
         self.intake = Process(self.dir, "intake",
                               [INTAKE_BIN, "-c", self.conf])
+        self.router = Process(self.dir, "router",
+                              [ROUTER_BIN, "-c", self.conf])
         self.ctx = zmq.Context()
         self.clients = []
         self.taps = []
@@ -371,12 +393,37 @@ class BatonEnv:
     def start_intake(self):
         return self.intake.start()
 
-    def tap(self, name="tap", delay_us=None):
-        """A bus-tap subscribed to intake (not started yet)."""
+    def start_router(self):
+        check_binaries(ROUTER_BIN)
+        return self.router.start()
+
+    @property
+    def router_state(self):
+        """The router's LMDB directory (state_dir/router)."""
+        return os.path.join(self.state_dir, "router")
+
+    def write_file(self, name, text):
+        """Write text to name in the temp dir (atomically); its path."""
+        path = os.path.join(self.dir, name)
+        tmp = path + ".tmp"
+        with open(tmp, "w") as f:
+            f.write(text)
+        os.rename(tmp, path)
+        return path
+
+    def tap(self, name="tap", delay_us=None, publisher="intake"):
+        """A bus-tap subscribed to publisher "intake" or "router" (not
+        started yet)."""
         check_binaries(BUSTAP_BIN)
         state = os.path.join(self.dir, name)
-        argv = [BUSTAP_BIN, "--state", state, "--pub", self.publish,
-                "--replay", self.replay]
+        if publisher == "intake":
+            pub, replay = self.publish, self.replay
+        elif publisher == "router":
+            pub, replay = self.router_publish, self.router_replay
+        else:
+            raise ValueError("no publisher %r" % publisher)
+        argv = [BUSTAP_BIN, "--state", state, "--name", publisher,
+                "--pub", pub, "--replay", replay]
         if delay_us is not None:
             argv += ["--delay-us", str(delay_us)]
         t = Tap(self, name, state, argv)
@@ -420,6 +467,37 @@ class BatonEnv:
                                  % (r.returncode, r.out, r.err))
         return r.out
 
+    def queue(self, *args):
+        """`batonctl queue --json [args]`: the open tasks, as dicts, in
+        the order printed."""
+        r = self.batonctl("queue", "--json", *args)
+        if r.returncode != 0:
+            raise AssertionError("batonctl queue --json exited %d: %s%s"
+                                 % (r.returncode, r.out, r.err))
+        return [json.loads(line) for line in r.out.splitlines()
+                if line.strip()]
+
+    def task(self, task_id):
+        """`batonctl task ID --json` as a dict (with "history"), or None
+        when there is no such task (yet)."""
+        r = self.batonctl("task", task_id, "--json")
+        if r.returncode != 0:
+            if "no task" in r.err or "no tasks yet" in r.err:
+                return None
+            raise AssertionError("batonctl task %s --json exited %d: %s%s"
+                                 % (task_id, r.returncode, r.out, r.err))
+        return json.loads(r.out)
+
+    def wait_task(self, task_id, pred=None, timeout=10.0, what=None):
+        """Poll until task_id exists (and pred(task) holds); the task."""
+        def ready():
+            t = self.task(task_id)
+            if t is not None and (pred is None or pred(t)):
+                return t
+            return None
+        return wait_until(ready, timeout, interval=0.05,
+                          what=what or "task %s" % task_id)
+
     # -- end
 
     def close(self):
@@ -429,6 +507,7 @@ class BatonEnv:
         self.clients = []
         for t in self.taps:
             t.kill()
+        self.router.kill()
         self.intake.kill()
         self.ctx.destroy(linger=0)
         if not KEEP_TMP:
@@ -438,7 +517,12 @@ class BatonEnv:
 
 
 class Tap(Process):
-    """tests/bus-tap: a subscriber that records every event it applies."""
+    """tests/bus-tap: a subscriber that records every event it applies.
+
+    A row is (seq, topic, agency, id): for intake's events the reporting
+    agency and the report or command id; for the router's task events the
+    assigned agency and the task id; for task.refused the sender and the
+    task id."""
 
     def __init__(self, env, name, state, argv):
         super().__init__(env.dir, name, argv)

@@ -2,13 +2,23 @@
  * bus-tap.c - a test subscriber: applies every event of one publisher into
  * its own LMDB, through lib/bus.c exactly as a daemon would.
  *
- * Its "effect" is a row per event (seq -> topic and id) written in the same
- * transaction as the subscriber's position, and the checks a test needs are
- * made at apply time: an event applied twice or out of order is counted in
- * the store, so a test can prove "every event exactly once, in order" across
- * kills and restarts by reading the store afterwards (--dump).
+ * Its "effect" is a row per event (seq -> topic, agency and id) written in
+ * the same transaction as the subscriber's position, and the checks a test
+ * needs are made at apply time: an event applied twice or out of order is
+ * counted in the store, so a test can prove "every event exactly once, in
+ * order" across kills and restarts by reading the store afterwards (--dump).
  *
- *   bus-tap --state DIR --pub EP --replay EP [--delay-us N]   subscribe
+ * It taps any publisher: --name is the publisher's name, under which the
+ * subscriber keeps its position (default "intake"). Bodies are decoded by
+ * topic (msg_decode_event), and a row reads
+ *
+ *   report.accepted, command.accepted   SEQ TOPIC AGENCY ID
+ *   task.created/updated/closed         SEQ TOPIC AGENCY TASK  (assigned agency)
+ *   task.refused                        SEQ TOPIC AGENCY TASK  (the sender)
+ *
+ * with "-" for what a body does not carry or when it does not decode.
+ *
+ *   bus-tap --state DIR --pub EP --replay EP [--name NAME] [--delay-us N]
  *   bus-tap --state DIR --dump                                 print and exit
  */
 #include <errno.h>
@@ -62,6 +72,7 @@ static int apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 	size_t vlen;
 	char row[256];
 	struct msg m = { 0 };
+	const char *what;
 	int n, r;
 
 	if (tap->delay_us)
@@ -74,10 +85,19 @@ static int apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 	store_u64_key(ev->seq, key);
 	if (store_get(t, tap->seen, key, 8, &v, &vlen) == 0)
 		return meta_add(t, tap->meta, "dups", 1);
-	msg_decode(ev->body, ev->body_len, MSG_CTX_EVENT, &m, NULL);
+	if (msg_decode_event(ev->topic, ev->topic_len, ev->body, ev->body_len,
+			     &m, NULL) == 0 && m.type != MSG_REPORT_ACCEPTED &&
+	    m.type != MSG_COMMAND_ACCEPTED)
+		what = m.task;		/* a task event or a refusal */
+	else
+		what = m.id;
 	n = snprintf(row, sizeof(row), "%.*s %s %s", (int)ev->topic_len,
-		     ev->topic, m.agency ? m.agency : "-", m.id ? m.id : "-");
+		     ev->topic, m.agency ? m.agency : "-", what ? what : "-");
 	msg_free(&m);
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n >= sizeof(row))
+		n = sizeof(row) - 1;	/* bounded: topic 64, agency 64 */
 	r = store_put(t, tap->seen, key, 8, row, (size_t)n, 0);
 	if (r == 0) {
 		store_u64_key(ev->seq, key);
@@ -134,12 +154,14 @@ int main(int argc, char **argv)
 		{ "state", required_argument, NULL, 's' },
 		{ "pub", required_argument, NULL, 'p' },
 		{ "replay", required_argument, NULL, 'r' },
+		{ "name", required_argument, NULL, 'n' },
 		{ "delay-us", required_argument, NULL, 'd' },
 		{ "dump", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_options so = { .create = true };
 	const char *state = NULL, *pub = NULL, *replay = NULL;
+	const char *name = "intake";
 	struct tap tap = { 0 };
 	void *zctx = NULL;
 	int c, r, want_dump = 0;
@@ -149,14 +171,15 @@ int main(int argc, char **argv)
 		case 's': state = optarg; break;
 		case 'p': pub = optarg; break;
 		case 'r': replay = optarg; break;
+		case 'n': name = optarg; break;
 		case 'd': tap.delay_us = (unsigned)atoi(optarg); break;
 		case 'D': want_dump = 1; break;
 		default: return 2;
 		}
 	}
-	if (!state || (!want_dump && (!pub || !replay))) {
+	if (!state || (!want_dump && (!pub || !replay)) || !*name) {
 		fprintf(stderr, "usage: bus-tap --state DIR (--dump | --pub EP "
-			"--replay EP [--delay-us N])\n");
+			"--replay EP [--name NAME] [--delay-us N])\n");
 		return 2;
 	}
 	log_init("bus-tap", 0);
@@ -178,7 +201,7 @@ int main(int argc, char **argv)
 	struct bus_sub_handler h = { .apply = apply, .arg = &tap };
 
 	zctx = zmq_ctx_new();
-	r = bus_sub_new(zctx, tap.st, "intake", pub, replay, &h, &tap.sub);
+	r = bus_sub_new(zctx, tap.st, name, pub, replay, &h, &tap.sub);
 	if (r == 0)
 		r = service_new(&tap.svc);
 	if (r < 0)

@@ -1045,10 +1045,159 @@ static void test_bundled_file(void **state)
 	assert_string_equal(r->assign, "office");
 }
 
+/* ---------------------------------------------------------- schedules */
+
+/* A schedule takes who owes it, how often, when due, and the rest. */
+static void test_schedule(void **state)
+{
+	const struct route_table *t = load_ok(*state,
+		"[defaults]\n"
+		"reminders = 2d\n"
+		"[schedule quarterly]\n"
+		"agency = mic, hanoi\n"
+		"every = quarter\n"
+		"due = 15d\n"
+		"category = information-security\n"
+		"title = Quarterly report on the four key areas\n"
+		"notify = office\n"
+		"[rule any]\n"
+		"assign = office\n");
+	const struct route_schedule *sc;
+
+	assert_int_equal(t->nschedules, 1);
+	assert_int_equal(t->nrules, 1);
+	sc = &t->schedules[0];
+	assert_string_equal(sc->rule.name, "quarterly");
+	assert_int_equal(sc->rule.line, 3);
+	assert_string_equal(sc->rule.agencies[0], "mic");
+	assert_string_equal(sc->rule.agencies[1], "hanoi");
+	assert_null(sc->rule.agencies[2]);
+	assert_int_equal(sc->every, EVERY_QUARTER);
+	assert_true(sc->rule.deadline_ms == 15 * TIME_MS_PER_D);
+	assert_int_equal(sc->category, CATEGORY_INFORMATION_SECURITY);
+	assert_string_equal(sc->title, "Quarterly report on the four key areas");
+	/* Inherited from [defaults]. */
+	assert_int_equal(sc->rule.nreminders, 1);
+	assert_true(sc->rule.reminders_ms[0] == 2 * TIME_MS_PER_D);
+	assert_int_equal(sc->rule.nescalation, 1);
+	assert_string_equal(sc->rule.escalation[0].to, "office");
+	assert_null(sc->rule.assign);
+}
+
+static void test_schedule_errors(void **state)
+{
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "agency = mic\n"
+		       "every = quarter\n"
+		       "title = T\n",
+		       1, "[schedule q] needs agency, every, category and title");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "every = fortnight\n",
+		       2, "invalid every 'fortnight': expected year, half, "
+		       "quarter, month or week");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "agency = mic\n"
+		       "every = month\n"
+		       "category = cybersecurity, cyber-defense\n"
+		       "title = T\n",
+		       1, "[schedule q] has more than one category");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "assign = mic\n",
+		       2, "unknown key 'assign' in [schedule q]");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "agency = mic\nevery = year\ncategory = cybersecurity\n"
+		       "title = T\n"
+		       "[schedule q]\n",
+		       6, "duplicate schedule name 'q' (first at line 1)");
+	assert_invalid(*state,
+		       "[schedule a-name-that-is-longer-than-32-bytes]\n",
+		       1, "invalid schedule name "
+		       "'a-name-that-is-longer-than-32-bytes': expected "
+		       "[schedule NAME], NAME 1-32 characters of A-Z a-z 0-9 "
+		       ". _ -");
+}
+
+/* Each kind of period, named and bounded in UTC, and parsed back. */
+static void test_periods(void **state)
+{
+	static const struct {
+		enum route_every every;
+		const char *at, *name, *start, *end;
+	} cases[] = {
+		{ EVERY_YEAR, "2026-11-25T08:00:00Z", "2026",
+		  "2026-01-01", "2027-01-01" },
+		{ EVERY_HALF, "2026-11-25T08:00:00Z", "2026-H2",
+		  "2026-07-01", "2027-01-01" },
+		{ EVERY_QUARTER, "2026-11-25T08:00:00Z", "2026-Q4",
+		  "2026-10-01", "2027-01-01" },
+		{ EVERY_QUARTER, "2026-03-31T23:59:59.999Z", "2026-Q1",
+		  "2026-01-01", "2026-04-01" },
+		{ EVERY_MONTH, "2026-02-14T00:00:00Z", "2026-02",
+		  "2026-02-01", "2026-03-01" },
+		{ EVERY_WEEK, "2026-11-25T08:00:00Z", "2026-W48",
+		  "2026-11-23", "2026-11-30" },
+		/* 1 January 2027 is a Friday: ISO week 53 of 2026. */
+		{ EVERY_WEEK, "2027-01-01T12:00:00Z", "2026-W53",
+		  "2026-12-28", "2027-01-04" },
+	};
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		instant_t at, want_start, want_end;
+		int64_t start, end, pstart, pend;
+		char name[MSG_PERIOD_MAX + 1];
+
+		assert_int_equal(time_parse_instant(cases[i].at, &at), 0);
+		assert_int_equal(time_parse_instant(cases[i].start,
+						    &want_start), 0);
+		assert_int_equal(time_parse_instant(cases[i].end, &want_end), 0);
+		assert_int_equal(route_period_at(cases[i].every, at, name,
+						 sizeof name, &start, &end), 0);
+		assert_string_equal(name, cases[i].name);
+		assert_true(start == want_start);
+		assert_true(end == want_end);
+		assert_int_equal(route_period_parse(name, &pstart, &pend),
+				 cases[i].every);
+		assert_true(pstart == start && pend == end);
+	}
+	/* Only a period's own name is that period. */
+	static const char *const bad[] = {
+		"2026-Q5", "2026-Q0", "2026-H3", "2026-13", "2026-7",
+		"2026-W54", "2026-W5", "2025-W53", "26", "2026-", "x",
+	};
+	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+		int64_t a, b;
+
+		assert_int_equal(route_period_parse(bad[i], &a, &b), EVERY_NONE);
+	}
+}
+
+/* Obligation ids: stable, from schedule, agency and period. */
+static void test_obligation_id(void **state)
+{
+	const struct route_table *t = load_ok(*state,
+		"[schedule monthly]\n"
+		"agency = hanoi\nevery = month\ncategory = cybersecurity\n"
+		"title = Monthly report\n");
+	char id[MSG_TASK_MAX + 1];
+
+	assert_string_equal(route_obligation_id(&t->schedules[0], "hanoi",
+						"2026-11", id, sizeof id),
+			    "P-monthly-hanoi-2026-11");
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		T(test_schedule),
+		T(test_schedule_errors),
+		T(test_periods),
+		T(test_obligation_id),
 		T(test_kind),
 		T(test_category),
 		T(test_severity_exact),
