@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # demo.sh - run Baton on the bundled config/ in a temporary directory and
 # show it working: several agencies report, intake logs every report, the
-# hash chain verifies, and everything stops cleanly.
+# router turns them into tasks for the units responsible, progress and
+# completion reports move the tasks, and everything stops cleanly.
 #
 # usage: tools/demo.sh [BUILD_DIR]     (make demo runs it)
 set -euo pipefail
@@ -9,6 +10,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
 intake="$build/daemons/intake/baton-intake"
+router="$build/daemons/router/baton-router"
 ctl="$build/tools/batonctl/batonctl"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-demo.XXXXXX")
@@ -28,16 +30,20 @@ sed -e "s|^state_dir *=.*|state_dir = $work/state|" \
     -e "s|ipc:///run/baton/|ipc://$work/|" \
     -e "s|^submit *=.*|submit = tcp://127.0.0.1:$port|" \
     "$here/config/baton.conf" > "$work/baton.conf"
+cp "$here/config/routes.conf" "$work/"
 conf="$work/baton.conf"
 
-say "Checking the configuration"
+say "Checking the configuration and the routing rules"
 "$intake" -c "$conf" --check
+"$router" -c "$conf" --check
 
-say "Starting baton-intake (state in $work/state)"
+say "Starting baton-intake and baton-router (state in $work/state)"
 "$intake" -c "$conf" 2> >(sed -u 's/^/    [intake] /' >&2) &
 pids+=($!)
+"$router" -c "$conf" 2> >(sed -u 's/^/    [router] /' >&2) &
+pids+=($!)
 for _ in $(seq 50); do
-	[ -S "$work/intake.replay" ] && break
+	[ -S "$work/intake.replay" ] && [ -S "$work/router.replay" ] && break
 	sleep 0.1
 done
 
@@ -77,6 +83,26 @@ submit --agency hanoi --id hn-bad-1 --kind incident \
 
 say "batonctl log: the intake log, in order"
 "$ctl" -c "$conf" log
+
+sleep 0.5	# the router applies intake's events as they are published
+say "batonctl queue: the router made tasks for the units responsible"
+"$ctl" -c "$conf" queue | grep -v '^P-\|Quarterly report\|Half-year review' || true
+echo "    (and the obligations of the periodic reports every agency owes:)"
+"$ctl" -c "$conf" queue | grep '^P-' | head -4 | sed 's/^/    /'
+
+say "The public security cyber unit reports progress on T-1, the defence"
+echo "    ministry completes T-4, and Hanoi reports on a task it does not hold"
+submit --agency mps-a05 --id a05-upd-1 --kind progress --category cybersecurity \
+	--task T-1 --title "Attack traffic filtered upstream; portal back online"
+submit --agency mod-cmd86 --id cmd86-done-19 --kind completion \
+	--category cyber-defense --task T-4 \
+	--title "Scanning sources blocked at the perimeter; no intrusion found"
+submit --agency hanoi --id hn-2026-551 --kind progress --category cybersecurity \
+	--task T-1 --title "We are looking into it too"
+sleep 0.5
+
+say "batonctl task T-1: the task and its whole history"
+"$ctl" -c "$conf" task T-1
 
 say "batonctl verify: the hash chain"
 "$ctl" -c "$conf" verify

@@ -243,53 +243,115 @@ int cmd_verify(struct ctl *ctl, int argc, char **argv)
 
 /* ---- status ---- */
 
+/*
+ * What every daemon's store says: the events it has published, and for
+ * each publisher it follows, how far it has applied. Generic because every
+ * daemon keeps the same bus tables; a daemon that has not run yet has no
+ * store and says so.
+ */
+static json_t *store_status(const struct config *conf, const char *name)
+{
+	struct store_options so = { .read_only = true };
+	struct store_cursor *c = NULL;
+	struct store_txn *t = NULL;
+	struct store *st = NULL;
+	store_table_t events, cursor;
+	uint64_t records = 0, last = 0, map = 0, used = 0;
+	json_t *o = json_object(), *applied = json_object();
+	const void *k, *v;
+	size_t klen, vlen;
+	char *dir = config_state_path(conf, name);
+	bool has_events, has_cursor;
+	int r;
+
+	r = dir ? store_open(dir, &so, &st) : -ENOMEM;
+	free(dir);
+	if (r < 0) {
+		json_object_set_new(o, "error", json_string(r == -ENOENT ?
+				    "not run yet" : strerror(-r)));
+		json_decref(applied);
+		return o;
+	}
+	/* Tables first: a snapshot sees only handles opened before it. */
+	has_events = store_table(st, BUS_EVENTS_TABLE, &events) == 0;
+	has_cursor = store_table(st, BUS_CURSOR_TABLE, &cursor) == 0;
+	r = store_begin(st, false, &t);
+	if (r == 0 && has_events) {
+		store_count(t, events, &records);
+		if (store_last(t, events, &k, &klen, NULL, NULL) == 0)
+			last = store_u64_from(k);
+	}
+	if (r == 0 && has_cursor && store_cursor_open(t, cursor, &c) == 0 &&
+	    store_cursor_seek(c, NULL, 0) == 0)
+		while (store_cursor_next(c, &k, &klen, &v, &vlen) == 0) {
+			char from[MSG_TOPIC_MAX + 1];
+
+			if (vlen != 8 || klen > MSG_TOPIC_MAX)
+				continue;
+			snprintf(from, sizeof(from), "%.*s", (int)klen,
+				 (const char *)k);
+			json_object_set_new(applied, from, json_integer(
+			    (json_int_t)store_u64_from(v)));
+		}
+	store_cursor_close(c);
+	store_abort(t);
+	store_usage(st, &map, &used);
+	store_close(st);
+	json_object_set_new(o, "published", json_integer((json_int_t)last));
+	json_object_set_new(o, "events", json_integer((json_int_t)records));
+	json_object_set_new(o, "applied", applied);
+	json_object_set_new(o, "map_size", json_integer((json_int_t)map));
+	json_object_set_new(o, "map_used", json_integer((json_int_t)used));
+	return o;
+}
+
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	uint64_t records = 0, map = 0, used = 0;
-	struct store_txn *t = NULL;
-	struct store *st;
-	store_table_t events;
-	const void *k;
-	size_t klen;
-	uint64_t last = 0;
+	static const char *const daemons[] = { "intake", "router" };
+	const struct config *conf;
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	int r;
+	json_t *all;
 
 	if (argc > 1 && strcmp(argv[1], "--help") == 0)
 		return ctl_help("status");
 	if (argc > 2 || (argc == 2 && !json))
 		return ctl_usage("status", "unexpected argument '%s'", argv[1]);
-	st = ctl_open_store(ctl, "intake");
-	if (!st)
+	conf = ctl_config(ctl);
+	if (!conf)
 		return 1;
-	r = store_table(st, BUS_EVENTS_TABLE, &events);
-	if (r == 0)
-		r = store_begin(st, false, &t);
-	if (r == 0)
-		r = store_count(t, events, &records);
-	if (r == 0 && store_last(t, events, &k, &klen, NULL, NULL) == 0)
-		last = store_u64_from(k);
-	store_abort(t);
-	if (r == 0)
-		r = store_usage(st, &map, &used);
-	store_close(st);
-	if (r < 0 && r != -ENOENT) {
-		ctl_error("intake store: %s", strerror(-r));
-		return 1;
-	}
+	all = json_object();
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++)
+		json_object_set_new(all, daemons[i],
+				    store_status(conf, daemons[i]));
 	if (json) {
-		json_t *o = json_pack("{s:{s:I, s:I, s:I, s:I}}",
-		    "intake", "last_seq", (json_int_t)last,
-		    "records", (json_int_t)records,
-		    "map_size", (json_int_t)map, "map_used", (json_int_t)used);
-
-		json_dumpf(o, stdout, JSON_COMPACT);
+		json_dumpf(all, stdout, JSON_COMPACT);
 		putchar('\n');
-		json_decref(o);
+		json_decref(all);
 		return 0;
 	}
-	printf("intake:  last seq %" PRIu64 ", %" PRIu64 " records, store "
-	       "%.1f of %.1f MiB\n", last, records, used / 1048576.0,
-	       map / 1048576.0);
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++) {
+		json_t *o = json_object_get(all, daemons[i]), *applied;
+		const char *err = json_string_value(json_object_get(o, "error"));
+		const char *from;
+		json_t *seq;
+
+		printf("%-8s", daemons[i]);
+		if (err) {
+			printf(" %s\n", err);
+			continue;
+		}
+		printf(" published seq %" JSON_INTEGER_FORMAT,
+		       json_integer_value(json_object_get(o, "published")));
+		applied = json_object_get(o, "applied");
+		json_object_foreach(applied, from, seq)
+			printf(", applied %s seq %" JSON_INTEGER_FORMAT, from,
+			       json_integer_value(seq));
+		printf(", store %.1f of %.1f MiB\n",
+		       json_integer_value(json_object_get(o, "map_used")) /
+		       1048576.0,
+		       json_integer_value(json_object_get(o, "map_size")) /
+		       1048576.0);
+	}
+	json_decref(all);
 	return 0;
 }

@@ -53,8 +53,8 @@ static const struct command commands[] = {
 	  "check the hash chain of intake's log and name the first bad record",
 	  NULL },
 	{ "status", cmd_status, "[--json]",
-	  "state and counters of every daemon's store",
-"      --json        as one JSON object\n" },
+	  "how far each daemon has published and applied, and its store",
+"      --json        as one JSON object, a key per daemon\n" },
 	{ "queue", cmd_queue, "[--agency A] [--category C] [--overdue] [--json]",
 	  "open tasks, soonest deadline first, overdue marked",
 "  -a, --agency A     only tasks assigned to agency A\n"
