@@ -506,7 +506,6 @@ EOF
 	line=$(sed "1s/\$/ router_drain_cpu_pct=$drain_cpu/" <<<"$line")
 	echo "$line"
 	res[$c,$k]=$(head -n 1 <<<"$line")
-	grep '^router' "$dir/router.log" >/dev/null 2>&1 || true
 done
 
 # ---- summary ----

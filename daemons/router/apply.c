@@ -48,15 +48,17 @@ int router_publish_task(struct router *rt, struct store_txn *t,
 }
 
 /*
- * Record and announce that sender's report or command id (intake sequence
- * seq) on task id changed nothing, and why.
+ * Record (in task id's history, when known: the task exists) and announce
+ * that m, intake sequence seq, changed nothing, and why.
  */
 static int refuse(struct router *rt, struct store_txn *t, const char *id,
-		  const struct msg *m, uint64_t seq, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
+		  bool known, const struct msg *m, uint64_t seq,
+		  const char *fmt, ...)
+	__attribute__((format(printf, 7, 8)));
 
 static int refuse(struct router *rt, struct store_txn *t, const char *id,
-		  const struct msg *m, uint64_t seq, const char *fmt, ...)
+		  bool known, const struct msg *m, uint64_t seq,
+		  const char *fmt, ...)
 {
 	char reason[MSG_REASON_MAX];
 	struct msg rf = {
@@ -81,9 +83,10 @@ static int refuse(struct router *rt, struct store_txn *t, const char *id,
 	r = msg_encode(&rf, &body, &len);
 	if (r < 0)
 		return r;
-	r = task_note(&rt->tasks, t, id, topic, body, len);
 	/* An unknown task gets no history of its own; the event still goes. */
-	if (r == 0 || r == -EINVAL)
+	if (known)
+		r = task_note(&rt->tasks, t, id, topic, body, len);
+	if (r == 0)
 		r = bus_pub_append(rt->pub, t, topic, body, len, NULL);
 	free(body);
 	rt->pending.refused++;
@@ -158,15 +161,17 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 
 	r = task_get(&rt->tasks, t, m->task, &task);
 	if (r == -ENOENT)
-		return refuse(rt, t, m->task, m, seq, "no task %s", m->task);
+		return refuse(rt, t, m->task, false, m, seq, "no task %s",
+			      m->task);
 	if (r < 0)
 		return r;
 	if (strcmp(task.agency, m->agency) != 0)
-		r = refuse(rt, t, m->task, m, seq, "task %s is assigned to %s, "
-			   "not %s", m->task, task.agency, m->agency);
+		r = refuse(rt, t, m->task, true, m, seq, "task %s is assigned "
+			   "to %s, not %s", m->task, task.agency, m->agency);
 	else if (closed(&task))
-		r = refuse(rt, t, m->task, m, seq, "task %s is already %s",
-			   m->task, msg_state_name(task.state));
+		r = refuse(rt, t, m->task, true, m, seq,
+			   "task %s is already %s", m->task,
+			   msg_state_name(task.state));
 	else {
 		if (m->kind == KIND_COMPLETION) {
 			task.type = MSG_TASK_CLOSED;
@@ -198,12 +203,14 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 
 	r = task_get(&rt->tasks, t, m->task, &task);
 	if (r == -ENOENT)
-		return refuse(rt, t, m->task, m, seq, "no task %s", m->task);
+		return refuse(rt, t, m->task, false, m, seq, "no task %s",
+			      m->task);
 	if (r < 0)
 		return r;
 	if (closed(&task)) {
-		r = refuse(rt, t, m->task, m, seq, "task %s is already %s",
-			   m->task, msg_state_name(task.state));
+		r = refuse(rt, t, m->task, true, m, seq,
+			   "task %s is already %s", m->task,
+			   msg_state_name(task.state));
 		goto out;
 	}
 	task.type = MSG_TASK_UPDATED;

@@ -307,7 +307,7 @@ assign = cpd
         self.assertEqual(r.returncode, 0, r.err)
         self.assertIn("1. rule triage\n", r.out)
         self.assertIn("assign to   office\n", r.out)
-        self.assertIn("deadline    36h after acceptance\n", r.out)
+        self.assertIn("deadline    1d12h after acceptance\n", r.out)
 
 
 # ---------------------------------------------------------------- rebuild
