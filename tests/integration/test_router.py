@@ -11,9 +11,17 @@ makes the router publish exactly one event (created, updated, closed or
 refused), so the tap is also the barrier: a test waits until the tap holds
 the events it expects, and compares them, before it looks at a task.
 
+The bundled routes.conf has [schedule] sections too: the router opens
+obligation tasks ("P-<schedule>-<agency>-<period>") by the clock, at
+start-up. Their task.created events come whenever the router's first tick
+does, so the checks below leave them out (rows(), queue_ids()); a test
+that is about them looks at them on purpose.
+
   bundled     the bundled config/routes.conf: each key area to its unit,
               with the rule's deadline, reminders, escalation, notify; a
-              continue rule makes T-<seq> and T-<seq>-2; drills flagged
+              continue rule makes T-<seq> and T-<seq>-2; drills flagged;
+              only incidents make tasks, a resent one no second task; a
+              periodic report closes its obligation
   triage      a report no rule matches goes to the office (rule triage)
   rebuild     10,000 reports while the router is down; started, it makes
               T-1..T-10000 and publishes each task.created once, in order;
@@ -23,6 +31,10 @@ the events it expects, and compares them, before it looks at a task.
   commands    extend, reassign, cancel, complete; on a closed task
   crash       the router SIGKILLed twice in a stream of reports
   queue       due_at order, --agency, --category, --overdue, closed hidden
+
+The bundled, progress and commands tests end by deleting the router's
+state and restarting it: it must rebuild the same tasks, histories
+included, and the same queue from intake's replay.
 """
 import os
 import shutil
@@ -41,6 +53,12 @@ H = 60 * M
 D = 24 * H
 
 CONVERGE = 20.0             # seconds the router may take for a few events
+
+
+def obligation_created(row):
+    """Whether a tap row is the creation of a periodic-report obligation
+    (made by the router's clock, not by a report)."""
+    return row[1] == "task.created" and row[3].startswith("P-")
 
 
 class RouterCase(unittest.TestCase):
@@ -81,11 +99,23 @@ class RouterCase(unittest.TestCase):
         self.assertEqual(a.get("type"), "ack", "refused: %r" % (a,))
         return a
 
-    def rows(self):
+    def raw_rows(self):
+        """Every row of the router tap: seq 1..N, none twice."""
         rows, dups, disorder = self.tap.dump()
         self.assertEqual(dups, 0, "router events applied twice")
         self.assertEqual(disorder, 0, "router events out of order")
+        self.assertEqual([r[0] for r in rows], list(range(1, len(rows) + 1)))
         return rows
+
+    def rows(self):
+        """The tap's rows without the clock's obligations."""
+        return [r for r in self.raw_rows() if not obligation_created(r)]
+
+    def queue_ids(self, *args):
+        """The task ids `batonctl queue` lists, in order, without
+        obligations."""
+        return [t["task"] for t in self.env.queue(*args)
+                if not t["task"].startswith("P-")]
 
     def expect(self, *want, timeout=CONVERGE):
         """Wait until the tap holds len(want) more events than last time;
@@ -100,7 +130,6 @@ class RouterCase(unittest.TestCase):
             return r if len(r) >= n else None
         rows = bt.wait_until(enough, timeout, interval=0.02,
                              what="%d router events" % n)
-        self.assertEqual([r[0] for r in rows], list(range(1, len(rows) + 1)))
         got = [r[1:] for r in rows[self.seen:]]
         self.assertEqual(got, list(want), "router events after #%d"
                          % self.seen)
@@ -119,6 +148,29 @@ class RouterCase(unittest.TestCase):
     @staticmethod
     def without_history(t):
         return {k: v for k, v in t.items() if k != "history"}
+
+    def rebuild_and_compare(self, ids):
+        """Stop the router, delete its state, start it again: it must
+        rebuild the same tasks (ids, with their histories) and the same
+        queue from intake's replay. Ends the tap's use."""
+        before = {i: self.env.task(i) for i in ids}
+        queue = self.env.queue()
+        self.tap.stop()
+        self.env.router.stop()
+        shutil.rmtree(self.env.router_state)
+        self.env.router.start()
+        now = {}
+
+        def same():
+            now.update((i, self.env.task(i)) for i in ids)
+            return now == before
+        try:
+            bt.wait_until(same, CONVERGE, interval=0.05,
+                          what="the rebuilt tasks")
+        except AssertionError:
+            self.assertEqual(now, before)
+            raise
+        self.assertEqual(self.env.queue(), queue)
 
 
 # ---------------------------------------------------------------- bundled
@@ -238,24 +290,60 @@ class BundledRoutesTest(RouterCase):
             # no more tasks than the rules say
             self.assertIsNone(self.env.task(
                 "T-%d-%d" % (ack["seq"], len(rules) + 1)))
-        # the queue holds exactly these tasks
-        self.assertEqual(sorted(t["task"] for t in self.env.queue()),
+        # the queue holds exactly these tasks (and the obligations)
+        self.assertEqual(sorted(self.queue_ids()),
                          sorted(r[2] for r in want_rows))
+        self.rebuild_and_compare([r[2] for r in want_rows])
 
     def test_only_incidents_make_tasks(self):
-        # A periodic report makes no task and no event; a progress report
-        # on a task that does not exist is refused. The next incident's
-        # task is the next event.
-        self.send(report(kind="periodic", agency="mic", period="2026-Q3"))
+        # A periodic report that no schedule asks for makes no task and no
+        # event; a progress report on a task that does not exist is
+        # refused; a resent incident is intake's duplicate and makes no
+        # second task. The next incident's task is the next event.
+        self.send(report(kind="periodic", agency="nobody", period="2026-Q3"))
         a = self.send(report(kind="progress", agency="mic", task="T-1"))
-        b = self.send(report(agency="cpd", category="toxic-information"))
+        inc = report(agency="cpd", category="toxic-information")
+        b = self.send(inc)
+        again = self.send(inc)
+        self.assertTrue(again["duplicate"])
+        self.assertEqual(again["seq"], b["seq"])
+        c = self.send(report(agency="cpd", category="toxic-information"))
         self.expect(("task.refused", "mic", "T-1"),
-                    ("task.created", "cpd", "T-%d" % b["seq"]))
+                    ("task.created", "cpd", "T-%d" % b["seq"]),
+                    ("task.created", "cpd", "T-%d" % c["seq"]))
         self.assertEqual(b["seq"], a["seq"] + 1)
+        self.assertEqual(c["seq"], b["seq"] + 1)
         self.assertIsNone(self.env.task("T-1"))
         self.assertIsNone(self.env.task("T-2"))
-        self.assertEqual([t["task"] for t in self.env.queue()],
-                         ["T-%d" % b["seq"]])
+        self.assertEqual(sorted(self.queue_ids()),
+                         ["T-%d" % b["seq"], "T-%d" % c["seq"]])
+
+    def test_periodic_closes_its_obligation(self):
+        # The bundled schedule quarterly-key-areas asks mic for a report
+        # each quarter: the router opens mic's obligation for the quarter
+        # under way at start-up, and mic's periodic report for that
+        # quarter closes it (and no other task is made).
+        prefix = "P-quarterly-key-areas-mic-"
+        ob = bt.wait_until(
+            lambda: sorted((t["due_at"], t["task"]) for t in self.env.queue()
+                           if t["task"].startswith(prefix)),
+            CONVERGE, what="mic's obligations")
+        tid = ob[0][1]
+        period = tid[len(prefix):]
+        a = self.send(report(kind="periodic", agency="mic", period=period,
+                             title="Q report"))
+        self.expect(("task.closed", "mic", tid))
+        t = self.task(tid)
+        self.assertEqual((t["state"], t["note"], t["cause_seq"]),
+                         ("done", "Q report", a["seq"]))
+        self.assertNotIn(tid, [q["task"] for q in self.env.queue()])
+        # a second one is noted, not announced
+        self.send(report(kind="periodic", agency="mic", period=period))
+        b = self.send(report(agency="cpd", category="toxic-information"))
+        self.expect(("task.created", "cpd", "T-%d" % b["seq"]))
+        self.assertEqual(self.task(tid)["history"][-1]["topic"],
+                         "task.refused")
+        self.rebuild_and_compare([tid, "T-%d" % b["seq"]])
 
 
 # ---------------------------------------------------------------- triage
@@ -556,16 +644,16 @@ class ProgressTest(RouterCase):
                          ("done", "completed", "contained and closed",
                           a["seq"]))
         self.assertEqual(c["history"][-1]["topic"], "task.closed")
-        self.assertNotIn(tid, [q["task"] for q in self.env.queue()])
+        self.assertNotIn(tid, self.queue_ids())
 
         # again: refused, already done; and a progress after it too
         for kind in ("completion", "progress"):
             a = self.send(report(kind=kind, agency="mps-a05", task=tid))
             self.expect(("task.refused", "mps-a05", tid))
             c = self.assert_refused(c, tid, a, "mps-a05", "already done")
-        closed = [r for r in self.rows() if r[1] == "task.closed"]
-        self.assertEqual(closed, [(len(self.rows()) - 2, "task.closed",
-                                   "mps-a05", tid)])
+        closed = [r[1:] for r in self.rows() if r[1] == "task.closed"]
+        self.assertEqual(closed, [("task.closed", "mps-a05", tid)])
+        self.rebuild_and_compare([tid])
 
     def test_unknown_task(self):
         self.incident()
@@ -577,7 +665,7 @@ class ProgressTest(RouterCase):
                              task="no-such-task"))
         self.expect(("task.refused", "mps-a05", "no-such-task"))
         self.assertIsNone(self.env.task("no-such-task"))
-        self.assertEqual(len(self.env.queue()), 1)
+        self.assertEqual(len(self.queue_ids()), 1)
 
     def test_refusal_before_the_task_exists(self):
         # A progress report on T-3 while intake has 2 messages: there is
@@ -687,10 +775,10 @@ class CommandTest(RouterCase):
         self.assertEqual(reasons[t3], [None, "removed by hosting"])
         self.assertEqual(reasons[t4], [None, "criminal case"])
         # only the tasks not closed are queued; exactly two task.closed
-        self.assertEqual(sorted(q["task"] for q in self.env.queue()),
-                         sorted([t1, t4]))
+        self.assertEqual(sorted(self.queue_ids()), sorted([t1, t4]))
         self.assertEqual(sorted(r[3] for r in self.rows()
                                 if r[1] == "task.closed"), sorted([t2, t3]))
+        self.rebuild_and_compare(tids)
 
 
 # ---------------------------------------------------------------- crash
@@ -702,14 +790,15 @@ class CrashTest(RouterCase):
     def test_router_killed_mid_stream(self):
         # Every fifth body a progress report on a task that does not
         # exist (one task.refused each), every seventh a periodic report
-        # (no event): task ids still follow intake's sequence.
+        # no schedule asks for (no event): task ids still follow intake's
+        # sequence.
         bodies = []
         for i in range(self.TOTAL):
             if i % 5 == 4:
                 bodies.append(report(kind="progress", agency="mic",
                                      task="X-%d" % i))
             elif i % 7 == 6:
-                bodies.append(report(kind="periodic", agency="mic",
+                bodies.append(report(kind="periodic", agency="nobody",
                                      period="2026-Q%d" % (i % 4 + 1)))
             else:
                 bodies.append(report(
@@ -730,12 +819,12 @@ class CrashTest(RouterCase):
         feeder.start()
         try:
             for at in (300, 1500):
-                bt.wait_until(lambda: len(self.tap.dump()[0]) >= at,
+                bt.wait_until(lambda: len(self.rows()) >= at,
                               CONVERGE, interval=0.01,
                               what="%d router events" % at)
                 self.env.router.kill()
                 print("\nrouter killed at %d events published"
-                      % len(self.tap.dump()[0]), end="", file=sys.stderr)
+                      % len(self.rows()), end="", file=sys.stderr)
                 self.env.router.start()
         finally:
             feeder.join(60)
@@ -746,19 +835,21 @@ class CrashTest(RouterCase):
         incidents = ["T-%d" % r["seq"] for r in log if r["kind"] == "incident"]
         progress = [r for r in log if r["kind"] == "progress"]
         total = len(incidents) + len(progress)
-        bt.wait_until(lambda: len(self.tap.dump()[0]) >= total, 30,
+        bt.wait_until(lambda: len(self.rows()) >= total, 30,
                       what="%d router events" % total)
-        rows = self.rows()
+        raw = self.raw_rows()       # seq 1..N, no dups, no disorder
+        rows = [r for r in raw if not obligation_created(r)]
         self.assertEqual(len(rows), total)
-        self.assertEqual([r[0] for r in rows], list(range(1, total + 1)))
+        obligations = [r[3] for r in raw if obligation_created(r)]
+        self.assertEqual(len(obligations), len(set(obligations)),
+                         "an obligation created twice")
         created = [r[3] for r in rows if r[1] == "task.created"]
         self.assertEqual(len(created), len(set(created)),
                          "a task.created published twice")
         self.assertEqual(created, incidents)
         self.assertEqual([r[3] for r in rows if r[1] == "task.refused"],
                          [r["task"] for r in progress])
-        self.assertEqual(sorted(t["task"] for t in self.env.queue()),
-                         sorted(incidents))
+        self.assertEqual(sorted(self.queue_ids()), sorted(incidents))
         # one history entry each, for a sample
         for tid in incidents[::97]:
             self.assertEqual(len(self.task(tid)["history"]), 1, tid)

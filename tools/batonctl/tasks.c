@@ -223,7 +223,8 @@ int cmd_queue(struct ctl *ctl, int argc, char **argv)
 		ctl_error("reading tasks: %s", strerror(-r));
 		goto out;
 	}
-	qsort(q, n, sizeof(*q), by_due);
+	if (n > 0)	/* qsort(NULL, 0) is undefined */
+		qsort(q, n, sizeof(*q), by_due);
 	for (size_t i = 0; i < n; i++) {
 		const struct msg *m = &q[i].m;
 		char due[TIME_INSTANT_LEN], rel[48];
