@@ -228,6 +228,12 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 		rt->pending.closed++;
 		break;
 	case OP_EXTEND:
+		/* The command's own instant, not the clock: replay decides alike. */
+		if (m->until <= m->accepted_at) {
+			r = refuse(rt, t, m->task, true, m, seq, "extend %s: the "
+				   "new deadline is not in the future", m->task);
+			goto out;
+		}
 		/* A new plan: deadline downstream retires the old one's alerts. */
 		task.due_at = m->until;
 		task.change = CHANGE_EXTENDED;

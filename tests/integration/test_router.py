@@ -712,6 +712,16 @@ class CommandTest(RouterCase):
         self.assertEqual(t["created_at"], orig["created_at"])
         self.assertEqual(t["agency"], "cpd")
 
+        # an extension into the past changes nothing and is refused
+        before = self.task(t1)
+        self.send(command("extend", task=t1, until=orig["created_at"],
+                          reason="typo"))
+        self.expect(("task.refused", "office", t1))
+        after = self.task(t1)
+        self.assertEqual(self.without_history(after),
+                         self.without_history(before))
+        self.assertIn("not in the future", after["history"][-1]["reason"])
+
         # reassign: another agency, plan 3
         a = self.send(command("reassign", task=t1, to="mic",
                               reason="it is a telecom matter"))
