@@ -152,6 +152,30 @@ static bool closed(const struct msg *task)
 	return task->state == STATE_DONE || task->state == STATE_CANCELLED;
 }
 
+/*
+ * Load the open task m names into *task. Returns 0; 1 when there is no
+ * such task or it is closed (m is refused, *task left empty); or a
+ * negative errno.
+ */
+static int open_task(struct router *rt, struct store_txn *t,
+		     const struct msg *m, uint64_t seq, struct msg *task)
+{
+	int r;
+
+	r = task_get(&rt->tasks, t, m->task, task);
+	if (r == -ENOENT)
+		r = refuse(rt, t, m->task, false, m, seq, "no task %s",
+			   m->task);
+	else if (r == 0 && closed(task))
+		r = refuse(rt, t, m->task, true, m, seq,
+			   "task %s is already %s", m->task,
+			   msg_state_name(task->state));
+	else
+		return r;
+	msg_free(task);
+	return r < 0 ? r : 1;
+}
+
 /* A progress or completion report from the agency that holds the task. */
 static int report_on_task(struct router *rt, struct store_txn *t,
 			  const struct msg *m, uint64_t seq)
@@ -159,19 +183,12 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 	struct msg task = { 0 };
 	int r;
 
-	r = task_get(&rt->tasks, t, m->task, &task);
-	if (r == -ENOENT)
-		return refuse(rt, t, m->task, false, m, seq, "no task %s",
-			      m->task);
-	if (r < 0)
-		return r;
+	r = open_task(rt, t, m, seq, &task);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	if (strcmp(task.agency, m->agency) != 0)
 		r = refuse(rt, t, m->task, true, m, seq, "task %s is assigned "
 			   "to %s, not %s", m->task, task.agency, m->agency);
-	else if (closed(&task))
-		r = refuse(rt, t, m->task, true, m, seq,
-			   "task %s is already %s", m->task,
-			   msg_state_name(task.state));
 	else {
 		if (m->kind == KIND_COMPLETION) {
 			task.type = MSG_TASK_CLOSED;
@@ -201,18 +218,9 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 	struct msg task = { 0 };
 	int r;
 
-	r = task_get(&rt->tasks, t, m->task, &task);
-	if (r == -ENOENT)
-		return refuse(rt, t, m->task, false, m, seq, "no task %s",
-			      m->task);
-	if (r < 0)
-		return r;
-	if (closed(&task)) {
-		r = refuse(rt, t, m->task, true, m, seq,
-			   "task %s is already %s", m->task,
-			   msg_state_name(task.state));
-		goto out;
-	}
+	r = open_task(rt, t, m, seq, &task);
+	if (r != 0)
+		return r < 0 ? r : 0;
 	task.type = MSG_TASK_UPDATED;
 	switch (m->op) {
 	case OP_COMPLETE:
