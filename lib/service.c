@@ -17,6 +17,7 @@
  * so the same code runs under systemd, by hand and in tests.
  */
 #include <errno.h>
+#include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
@@ -30,6 +31,7 @@
 #include <systemd/sd-daemon.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "service.h"
 #include "time.h"
 
@@ -311,4 +313,66 @@ int service_run(struct service *s)
 out:
 	sd_notify(0, "STOPPING=1");
 	return r;
+}
+
+/* ---- the command line ---- */
+
+static void args_usage(FILE *f, const char *name, const char *about)
+{
+	fprintf(f,
+"usage: %s [-c FILE] [--check] [-v] [--version] [--help]\n"
+"\n"
+"%s\n"
+"  -c, --config FILE  configuration file (default %s)\n"
+"      --check        check the configuration, print what is wrong with\n"
+"                     file and line, exit\n"
+"  -v, --verbose      log debug messages too\n"
+"      --version      print the version and exit\n"
+"  -h, --help         print this help and exit\n",
+		name, about, CONFIG_DEFAULT_PATH);
+}
+
+int service_args(int argc, char **argv, const char *name, const char *about,
+		 struct service_args *ret)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "check", no_argument, NULL, 'C' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	*ret = (struct service_args){ .config = CONFIG_DEFAULT_PATH };
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			ret->config = optarg;
+			break;
+		case 'C':
+			ret->check = true;
+			break;
+		case 'v':
+			ret->verbose = true;
+			break;
+		case 'V':
+			printf("%s %s\n", name, BATON_VERSION);
+			return 0;
+		case 'h':
+			args_usage(stdout, name, about);
+			return 0;
+		default:	/* getopt said what was wrong */
+			fprintf(stderr, "see '%s --help'\n", name);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see '%s "
+			"--help')\n", name, argv[optind], name);
+		return 2;
+	}
+	return -1;
 }

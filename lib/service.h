@@ -21,6 +21,25 @@
 
 struct service;
 
+/* What every daemon takes on its command line. */
+struct service_args {
+	const char *config;	/* -c FILE; default CONFIG_DEFAULT_PATH */
+	bool check;		/* --check: validate the configuration, exit */
+	bool verbose;		/* -v: debug messages too */
+};
+
+/*
+ * Read a daemon's command line: -c/--config FILE, --check, -v/--verbose,
+ * --version and -h/--help, the same for every daemon. name is the
+ * program ("baton-router"); about is what --help says it does, printed
+ * after the synopsis and before the options. --help and --version are
+ * answered on stdout, a bad argument with one line on stderr.
+ * Returns -1 with *ret filled when the daemon should go on, or the exit
+ * status to end with: 0 after --help or --version, 2 on bad usage.
+ */
+int service_args(int argc, char **argv, const char *name, const char *about,
+		 struct service_args *ret);
+
 /*
  * Called when a watched socket or fd is ready (revents: ZMQ_POLLIN/OUT/ERR).
  * Return 0 to go on, a negative errno to stop the loop with that error.

@@ -9,7 +9,6 @@
  * and a clean stop.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,22 +20,10 @@
 
 #define STATUS_EVERY_MS	1000
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-"usage: baton-intake [-c FILE] [--check] [-v] [--version] [--help]\n"
-"\n"
+static const char about[] =
 "Accept agency reports and operator commands on the submit socket, store\n"
 "each durably in the hash-chained intake log before acknowledging it, and\n"
-"publish it to the other Baton daemons.\n"
-"\n"
-"  -c, --config FILE  configuration file (default %s)\n"
-"      --check        check the configuration, print what is wrong, exit\n"
-"  -v, --verbose      log debug messages too\n"
-"      --version      print the version and exit\n"
-"  -h, --help         print this help and exit\n",
-		CONFIG_DEFAULT_PATH);
-}
+"publish it to the other Baton daemons.\n";
 
 static int load_config(const char *path, struct config **ret)
 {
@@ -162,51 +149,19 @@ static void teardown(struct intake *in)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = CONFIG_DEFAULT_PATH;
+	struct service_args args;
 	struct intake in = { 0 };
 	struct config *conf = NULL;
-	int c, check = 0, verbose = 0, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			check = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'V':
-			printf("baton-intake %s\n", BATON_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "baton-intake: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-	log_init("baton-intake", verbose);
-	if (load_config(path, &conf) < 0)
+	r = service_args(argc, argv, "baton-intake", about, &args);
+	if (r >= 0)
+		return r;
+	log_init("baton-intake", args.verbose);
+	if (load_config(args.config, &conf) < 0)
 		return 1;
-	if (check) {
-		printf("%s: OK\n", path);
+	if (args.check) {
+		printf("%s: OK\n", args.config);
 		config_free(conf);
 		return 0;
 	}

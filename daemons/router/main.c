@@ -9,7 +9,6 @@
  * SIGHUP (new rules, or the old ones kept if the new file is wrong).
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,26 +21,12 @@
 
 #define STATUS_EVERY_MS	1000
 
-static void usage(FILE *f)
-{
-	fprintf(f,
-"usage: baton-router [-c FILE] [--check] [-v] [--version] [--help]\n"
-"\n"
+static const char about[] =
 "Route every report accepted by baton-intake to the unit responsible,\n"
 "turn it into a task with a deadline, apply progress, completion and\n"
-"operator commands to the tasks, and publish every change.\n"
-"\n"
-"  -c, --config FILE  configuration file (default %s)\n"
-"      --check        check the configuration and the routing rules, print\n"
-"                     what is wrong with file and line, exit\n"
-"  -v, --verbose      log debug messages too\n"
-"      --version      print the version and exit\n"
-"  -h, --help         print this help and exit\n"
-"\n"
-"SIGHUP reloads the routing rules; if the new file is wrong, the rules in\n"
-"force stay and the error is logged.\n",
-		CONFIG_DEFAULT_PATH);
-}
+"operator commands to the tasks, and publish every change. --check checks\n"
+"the routing rules too. SIGHUP reloads the rules; if the new file is\n"
+"wrong, the rules in force stay and the error is logged.\n";
 
 /* Load the rules named by conf; on error, print or log where, say why. */
 static int load_routes(const struct config *conf, struct route_table **ret,
@@ -222,50 +207,18 @@ static void teardown(struct router *rt)
 
 int main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{ "config", required_argument, NULL, 'c' },
-		{ "check", no_argument, NULL, 'C' },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "version", no_argument, NULL, 'V' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *path = CONFIG_DEFAULT_PATH;
+	struct service_args args;
 	struct config_error err;
 	struct config *conf = NULL;
 	struct router rt = { 0 };
 	char text[1024];
-	int c, check = 0, verbose = 0, r;
+	int r;
 
-	while ((c = getopt_long(argc, argv, "c:vh", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			path = optarg;
-			break;
-		case 'C':
-			check = 1;
-			break;
-		case 'v':
-			verbose = 1;
-			break;
-		case 'V':
-			printf("baton-router %s\n", BATON_VERSION);
-			return 0;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "baton-router: unexpected argument '%s'\n",
-			argv[optind]);
-		return 2;
-	}
-	log_init("baton-router", verbose);
-	if (config_load(path, &conf, &err) < 0) {
+	r = service_args(argc, argv, "baton-router", about, &args);
+	if (r >= 0)
+		return r;
+	log_init("baton-router", args.verbose);
+	if (config_load(args.config, &conf, &err) < 0) {
 		fprintf(stderr, "%s\n", config_error_text(&err, text,
 							  sizeof(text)));
 		return 1;
@@ -275,9 +228,9 @@ int main(int argc, char **argv)
 		config_free(conf);
 		return 1;
 	}
-	if (check) {
-		printf("%s: OK\n%s: OK, %zu rules, %zu schedules\n", path,
-		       rt.routes->path, rt.routes->nrules,
+	if (args.check) {
+		printf("%s: OK\n%s: OK, %zu rules, %zu schedules\n",
+		       args.config, rt.routes->path, rt.routes->nrules,
 		       rt.routes->nschedules);
 		route_free(rt.routes);
 		config_free(conf);

@@ -28,6 +28,7 @@
 #include <cmocka.h>
 #include <zmq.h>
 
+#include "config.h"
 #include "service.h"
 #include "time.h"
 
@@ -518,10 +519,49 @@ static void test_tick_sets_sleep(void **state)
 	expect_msg(fx, "STOPPING=1");
 }
 
+/* ---- the command line ---- */
+
+static int args(struct service_args *a, int argc, ...)
+{
+	char *argv[8];
+	va_list ap;
+
+	va_start(ap, argc);
+	for (int i = 0; i < argc; i++)
+		argv[i] = va_arg(ap, char *);
+	va_end(ap);
+	argv[argc] = NULL;
+	return service_args(argc, argv, "baton-test", "Tests.\n", a);
+}
+
+/* Every daemon's options: defaults, -c, --check, -v; the exit statuses. */
+static void test_args(void **state)
+{
+	struct service_args a;
+
+	assert_int_equal(args(&a, 1, "baton-test"), -1);
+	assert_string_equal(a.config, CONFIG_DEFAULT_PATH);
+	assert_false(a.check);
+	assert_false(a.verbose);
+	assert_int_equal(args(&a, 5, "baton-test", "-c", "/x/b.conf",
+			      "--check", "-v"), -1);
+	assert_string_equal(a.config, "/x/b.conf");
+	assert_true(a.check);
+	assert_true(a.verbose);
+	assert_int_equal(args(&a, 2, "baton-test", "--config=/y.conf"), -1);
+	assert_string_equal(a.config, "/y.conf");
+	assert_int_equal(args(&a, 2, "baton-test", "--help"), 0);
+	assert_int_equal(args(&a, 2, "baton-test", "--version"), 0);
+	assert_int_equal(args(&a, 2, "baton-test", "--bogus"), 2);
+	assert_int_equal(args(&a, 2, "baton-test", "extra"), 2);
+	assert_int_equal(args(&a, 2, "baton-test", "-c"), 2);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_args),
 		T(test_ready_and_status),
 		T(test_no_notify_socket),
 		T(test_stop_signals),
