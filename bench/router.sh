@@ -36,6 +36,7 @@ sample=${BENCH_SAMPLE:-0.1}
 drain_max=${BENCH_DRAIN_MAX:-60}
 route_seconds=${BENCH_ROUTE_SECONDS:-2}
 runs=("32 16" "32 1")
+catchup=${BENCH_CATCHUP-32 16}	# the run followed by a catch-up ("": none)
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 routes=$here/../config/routes.conf
@@ -263,15 +264,19 @@ def interp(samples, t, col):
         prev = s
     return prev[col]
 
-def report(out, kv):
-    a = dict(x.split("=", 1) for x in kv)
-    t0, t1, t2 = float(a["t_start"]), float(a["t_end"]), float(a["t_done"])
-    warm = float(a["warmup"])
+def read_samples(out):
     samples = []
     for line in open(out):
         p = line.split()
         if p[0] == "s" and min(int(x) for x in p[2:5]) >= 0:
             samples.append((float(p[1]), int(p[2]), int(p[3]), int(p[4])))
+    return samples
+
+def report(out, kv):
+    a = dict(x.split("=", 1) for x in kv)
+    t0, t1, t2 = float(a["t_start"]), float(a["t_end"]), float(a["t_done"])
+    warm = float(a["warmup"])
+    samples = read_samples(out)
     dt = t1 - t0
     il0, il1 = interp(samples, t0, 1), interp(samples, t1, 1)
     ra0, ra1 = interp(samples, t0, 2), interp(samples, t1, 2)
@@ -317,12 +322,14 @@ def report(out, kv):
           " router_tasks_per_s=%.0f router_applied_per_s=%.0f ratio=%.3f"
           " backlog_end=%d backlog_max=%d backlog_slope_per_s=%.0f"
           " drain_s=%s drain_tasks_per_s=%.0f intake_cpu_pct=%.0f"
-          " router_cpu_pct=%.0f load_s=%.2f verdict=%s" % (
+          " router_cpu_pct=%.0f monitor_cpu_pct=%.1f load_s=%.2f"
+          " verdict=%s" % (
               a["clients"], a["inflight"], a["acks_per_s"], intake_rate,
               router_rate, applied_rate,
               router_rate / intake_rate if intake_rate else 0,
               backlog_end, backlog_max, slope, drain, drain_rate, icpu, rcpu,
-              dt, "keeps-up" if keeps else "falls-behind"))
+              100.0 * int(a["monitor_ticks"]) / hz / dt, dt,
+              "keeps-up" if keeps else "falls-behind"))
     # The backlog, second by second from the start of the load.
     series = []
     t = t0
@@ -334,10 +341,37 @@ def report(out, kv):
     print("router-backlog clients=%s inflight=%s per_second=%s" % (
         a["clients"], a["inflight"], ",".join(series)))
 
+def catchup(out, kv):
+    a = dict(x.split("=", 1) for x in kv)
+    t0, t1 = float(a["t_start"]), float(a["t_end"])
+    tr, td = float(a["t_router"]), float(a["t_done"])
+    samples = read_samples(out)
+    intake_rate = (interp(samples, t1, 1) - interp(samples, t0, 1)) / (t1 - t0)
+    backlog = int(round(interp(samples, tr, 1) - interp(samples, tr, 2)))
+    tk0 = interp(samples, tr, 3)
+    drained = next((s for s in samples
+                    if s[0] >= tr and s[1] > 0 and s[2] >= s[1]), None)
+    end = drained if drained else samples[-1]
+    secs = max(1e-9, end[0] - tr)
+    rate = (end[3] - tk0) / secs
+    hz = os.sysconf("SC_CLK_TCK")
+    print("router-catchup clients=%s inflight=%s intake_alone_acks_per_s=%s"
+          " intake_alone_events_per_s=%.0f intake_alone_cpu_pct=%.0f"
+          " backlog=%d catchup_s=%s catchup_tasks_per_s=%.0f"
+          " router_cpu_pct=%.0f verdict=%s" % (
+              a["clients"], a["inflight"], a["acks_per_s"], intake_rate,
+              100.0 * int(a["intake_ticks"]) / hz / (t1 - t0), backlog,
+              ("%.2f" if drained else ">%.0f") % secs, rate,
+              100.0 * int(a["router_ticks"]) / hz / secs,
+              "router-faster" if drained and rate >= intake_rate
+              else "router-slower"))
+
 if __name__ == "__main__":
     if sys.argv[1] == "monitor":
         monitor(sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5],
                 sys.argv[6], float(sys.argv[7]))
+    elif sys.argv[1] == "catchup":
+        catchup(sys.argv[2], sys.argv[3:])
     else:
         report(sys.argv[2], sys.argv[3:])
 PY
@@ -397,6 +431,7 @@ cat "$work/route.out"
 
 failed=0
 declare -A res
+cu_res=
 for run in "${runs[@]}"; do
 	read -r c k <<<"$run"
 	dir=$work/p${c}x$k
@@ -466,6 +501,7 @@ EOF
 	echo "== intake -> router, $c clients x $k in flight, ${seconds}s after ${warmup}s warm-up ($endpoint)"
 	i0=$(cpu_ticks "$intake_pid")
 	r0=$(cpu_ticks "$router_pid")
+	m0=$(cpu_ticks "$mon_pid")
 	t_start=$EPOCHREALTIME
 	rc=0
 	"$bench_intake" --endpoint "$endpoint" --clients "$c" --inflight "$k" \
@@ -476,6 +512,7 @@ EOF
 	t_end=$EPOCHREALTIME
 	i1=$(cpu_ticks "$intake_pid")
 	r1=$(cpu_ticks "$router_pid")
+	m1=$(cpu_ticks "$mon_pid")
 	out=$(cat "$dir/out")
 	echo "$out"
 	if ((rc != 0)); then
@@ -485,13 +522,69 @@ EOF
 	drained=1
 	wait_drained "$mon" "$drain_max" "$t_end" || drained=0
 	t_done=$EPOCHREALTIME
-	r2=$(cpu_ticks "$router_pid")
 	if ((drained == 0)); then
 		echo "router.sh: the router had not caught up ${drain_max}s after the load" >&2
 		failed=1
 	fi
 	sleep "$sample"	# one more sample after the last
+	# The monitor's reading against batonctl's, now that nothing moves.
+	read -r _ m_il m_ra m_tk <<<"$(last_sample "$mon")" || true
+	check=$("$ctl" -c "$conf" status --json | "$python" -c '
+import json, sys
+s = json.load(sys.stdin)
+print(s["intake"]["published"], s["router"]["applied"].get("intake", 0))' 2>&1) || check="? ?"
+	read -r c_il c_ra <<<"$check"
+	echo "router-check clients=$c inflight=$k monitor_intake_last=$m_il batonctl_intake_published=$c_il monitor_router_applied=$m_ra batonctl_router_applied=$c_ra router_tasks=$m_tk"
+	if [[ $m_il != "$c_il" || $m_ra != "$c_ra" ]]; then
+		echo "router.sh: the monitor and batonctl status disagree" >&2
+		failed=1
+	fi
 	stop "$router_pid" || { echo "router.sh: baton-router exited with an error:" >&2; tail -n 20 "$dir/router.log" >&2; failed=1; }
+
+	# Catch-up: intake alone at its full rate, then the router started on
+	# the backlog, as after a router outage. New agencies ("solo-N"): the
+	# ids of the first load would be duplicates.
+	cu_line=
+	if [[ $catchup == "$c $k" ]] && ((drained)); then
+		echo "== intake alone (router stopped), $c clients x $k in flight, ${seconds}s after ${warmup}s warm-up; then the router on the backlog"
+		ci0=$(cpu_ticks "$intake_pid")
+		ta=$EPOCHREALTIME
+		rc=0
+		"$bench_intake" --endpoint "$endpoint" --clients "$c" \
+			--inflight "$k" --seconds "$seconds" --warmup "$warmup" \
+			--agency solo >"$dir/out-alone" &
+		pids+=($!)
+		wait "${pids[-1]}" || rc=$?
+		unset 'pids[-1]'
+		tb=$EPOCHREALTIME
+		ci1=$(cpu_ticks "$intake_pid")
+		cat "$dir/out-alone"
+		if ((rc != 0)); then
+			echo "router.sh: bench-intake failed (status $rc)" >&2
+			failed=1
+		fi
+		tr=$EPOCHREALTIME
+		NOTIFY_SOCKET=$sockdir/$name.r.notify "$router" -c "$conf" \
+			2>>"$dir/router.log" &
+		router_pid=$!
+		pids+=("$router_pid")
+		cu_ok=1
+		wait_drained "$mon" "$drain_max" "$tr" || cu_ok=0
+		td=$EPOCHREALTIME
+		cu_ticks=$(cpu_ticks "$router_pid")
+		if ((cu_ok == 0)); then
+			echo "router.sh: the router had not caught up ${drain_max}s after its start" >&2
+			failed=1
+		fi
+		sleep "$sample"
+		stop "$router_pid" || { echo "router.sh: baton-router exited with an error:" >&2; tail -n 20 "$dir/router.log" >&2; failed=1; }
+		cu_line=$("$python" "$work/monitor.py" catchup "$mon" \
+			clients="$c" inflight="$k" \
+			acks_per_s="$(field "$(cat "$dir/out-alone")" acks_per_s)" \
+			t_start="$ta" t_end="$tb" t_router="$tr" t_done="$td" \
+			intake_ticks=$((ci1 - ci0)) router_ticks="$cu_ticks")
+		echo "$cu_line"
+	fi
 	stop "$intake_pid" || { echo "router.sh: baton-intake exited with an error:" >&2; tail -n 20 "$dir/intake.log" >&2; failed=1; }
 	stop "$mon_pid" || true
 
@@ -499,13 +592,10 @@ EOF
 		inflight="$k" acks_per_s="$(field "$out" acks_per_s)" \
 		t_start="$t_start" t_end="$t_end" t_done="$t_done" \
 		warmup="$warmup" intake_ticks=$((i1 - i0)) \
-		router_ticks=$((r1 - r0)))
-	drain_cpu=$(awk -v t=$((r2 - r1)) -v hz="$(getconf CLK_TCK)" \
-		-v a="$t_end" -v b="$t_done" \
-		'BEGIN { d = b - a; printf "%.0f", d > 0.05 ? 100 * t / hz / d : 0 }')
-	line=$(sed "1s/\$/ router_drain_cpu_pct=$drain_cpu/" <<<"$line")
+		router_ticks=$((r1 - r0)) monitor_ticks=$((m1 - m0)))
 	echo "$line"
 	res[$c,$k]=$(head -n 1 <<<"$line")
+	[[ -n $cu_line ]] && cu_res=$cu_line
 done
 
 # ---- summary ----
@@ -524,4 +614,9 @@ for run in "${runs[@]}"; do
 	l=${res[$c,$k]}
 	echo "| ${c}x$k | $(field "$l" acks_per_s) | $(field "$l" intake_events_per_s) | $(field "$l" router_tasks_per_s) | $(field "$l" backlog_end) | $(field "$l" backlog_slope_per_s) | $(field "$l" drain_s) | $(field "$l" router_cpu_pct) | $(field "$l" verdict) |"
 done
+if [[ -n $cu_res ]]; then
+	l=$cu_res
+	echo
+	echo "Catch-up ($(field "$l" clients)x$(field "$l" inflight)): intake alone $(field "$l" intake_alone_acks_per_s) ACKs/s ($(field "$l" intake_alone_events_per_s) events/s over the load); the router, started on a backlog of $(field "$l" backlog), drained it in $(field "$l" catchup_s) s: $(field "$l" catchup_tasks_per_s) tasks/s at $(field "$l" router_cpu_pct)% CPU ($(field "$l" verdict))."
+fi
 exit "$failed"

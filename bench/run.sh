@@ -8,7 +8,7 @@
 # (bench-intake) at 1, 8 and 32 clients x 1 and 16 reports in flight, each
 # run against a FRESH intake with a new state directory and a free port, so
 # that every run starts from an empty log. Ends with a markdown table and
-# the aims of the issue.
+# the aims of the issue, then runs bench/router.sh (baton-router).
 #
 # Everything happens in a temporary directory under BUILD_DIR, so the disk
 # measured is the one the build is on (the ipc:// sockets, which need short
@@ -213,4 +213,8 @@ echo "| --- | ---: | ---: | ---: | --- |"
 echo "| 32x16 ACKs/s >= half of raw LMDB at 1000 puts/txn | $a3216 | $half | $(ratio "$a3216" "$half") | $(verdict ge "$a3216" "$half") |"
 echo "| 32x1 ACKs/s >= 2x Redis Streams appendfsync always (34,000, quoted) | $a321 | 68000 | $(ratio "$a321" 68000) | $(verdict ge "$a321" 68000) |"
 echo "| 8x1 ACK p99 < 5 ms | $p81 µs | 5000 µs | $(ratio "$p81" 5000) | $(verdict lt "$p81" 5000) |"
+
+# The router: rule evaluation and intake -> router (bench/router.sh).
+echo
+run_client "$(dirname "${BASH_SOURCE[0]}")/router.sh" "$build" || failed=1
 exit "$failed"
