@@ -3,7 +3,8 @@
  *
  * History keys are the task id, a NUL and a big-endian counter, so one
  * task's entries sort together and in order; the next counter is one past
- * the last key under the id's prefix, found with a cursor seek.
+ * the last key under the id's prefix, found with a cursor seek. An entry
+ * is 9 bytes when it points at a published event, which is nearly always.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,6 +24,8 @@ int task_store_open(struct store *st, struct task_store *ts)
 	r = store_table(st, TASK_TABLE, &ts->tasks);
 	if (r == 0)
 		r = store_table(st, TASK_HISTORY_TABLE, &ts->history);
+	if (r == 0)
+		r = store_table(st, BUS_EVENTS_TABLE, &ts->events);
 	return r;
 }
 
@@ -92,41 +95,80 @@ static int history_next(const struct task_store *ts, struct store_txn *t,
 	return 0;
 }
 
-int task_note(const struct task_store *ts, struct store_txn *t,
-	      const char *id, const char *topic, const void *body, size_t len)
+/* Append history entry val (kind byte and what follows) to id. */
+static int history_add(const struct task_store *ts, struct store_txn *t,
+		       const char *id, const void *val, size_t len)
 {
-	size_t tlen = strlen(topic), klen;
-	uint8_t key[HKEY_MAX], *rec;
+	uint8_t key[HKEY_MAX];
 	uint64_t n;
 	int r;
 
-	if (strlen(id) > TASK_ID_MAX || tlen == 0 || tlen > MSG_TOPIC_MAX)
+	if (strlen(id) > TASK_ID_MAX)
 		return -EINVAL;
 	r = history_next(ts, t, id, &n);
 	if (r < 0)
 		return r;
-	rec = malloc(1 + tlen + len);
-	if (!rec)
+	return store_put(t, ts->history, key, history_key(id, n, key), val,
+			 len, 0);
+}
+
+int task_note_event(const struct task_store *ts, struct store_txn *t,
+		    const char *id, uint64_t seq)
+{
+	uint8_t val[9] = { 'e' };
+
+	store_u64_key(seq, val + 1);
+	return history_add(ts, t, id, val, sizeof(val));
+}
+
+int task_note(const struct task_store *ts, struct store_txn *t,
+	      const char *id, const char *topic, const void *body, size_t len)
+{
+	size_t tlen = strlen(topic);
+	uint8_t *val;
+	int r;
+
+	if (tlen == 0 || tlen > MSG_TOPIC_MAX)
+		return -EINVAL;
+	val = malloc(2 + tlen + len);
+	if (!val)
 		return -ENOMEM;
-	rec[0] = (uint8_t)tlen;
-	memcpy(rec + 1, topic, tlen);
-	memcpy(rec + 1 + tlen, body, len);
-	klen = history_key(id, n, key);
-	r = store_put(t, ts->history, key, klen, rec, 1 + tlen + len, 0);
-	free(rec);
+	val[0] = 'n';
+	val[1] = (uint8_t)tlen;
+	memcpy(val + 2, topic, tlen);
+	memcpy(val + 2 + tlen, body, len);
+	r = history_add(ts, t, id, val, 2 + tlen + len);
+	free(val);
 	return r;
 }
 
 int task_put(const struct task_store *ts, struct store_txn *t,
-	     const struct msg *m, const char *topic, const void *body,
-	     size_t len)
+	     const struct msg *m, const void *body, size_t len, uint64_t seq)
 {
 	int r;
 
 	r = store_put(t, ts->tasks, m->task, strlen(m->task), body, len, 0);
 	if (r == 0)
-		r = task_note(ts, t, m->task, topic, body, len);
+		r = task_note_event(ts, t, m->task, seq);
 	return r;
+}
+
+/* The record history entry v names: inline, or the event it points at. */
+static int history_record(const struct task_store *ts, struct store_txn *t,
+			  const uint8_t *v, size_t vlen, const void **rec,
+			  size_t *rlen)
+{
+	uint8_t key[8];
+
+	if (vlen >= 2 && v[0] == 'n') {
+		*rec = v + 1;
+		*rlen = vlen - 1;
+		return 0;
+	}
+	if (vlen != 9 || v[0] != 'e')
+		return -EBADMSG;
+	memcpy(key, v + 1, 8);
+	return store_get(t, ts->events, key, 8, rec, rlen) == 0 ? 0 : -EBADMSG;
 }
 
 int task_history(const struct task_store *ts, struct store_txn *t,
@@ -150,8 +192,11 @@ int task_history(const struct task_store *ts, struct store_txn *t,
 		uint64_t n = store_u64_from((const uint8_t *)k + plen);
 		struct bus_event ev;
 		struct msg m = { 0 };
+		const void *rec;
+		size_t rlen;
 
-		if (bus_record_parse(n, v, vlen, &ev) < 0 ||
+		if (history_record(ts, t, v, vlen, &rec, &rlen) < 0 ||
+		    bus_record_parse(n, rec, rlen, &ev) < 0 ||
 		    msg_decode_event(ev.topic, ev.topic_len, ev.body,
 				     ev.body_len, &m, NULL) < 0) {
 			msg_free(&m);

@@ -4,12 +4,16 @@
  *
  *   router.tasks    task id -> the task's current body (msgpack, type
  *                   "task": the same body as its newest task.* event)
- *   router.history  task id NUL n (u64 BE, from 1) -> a record in the bus
- *                   record layout (topic length, topic, body): every
- *                   task.* event and task.refused the task ever had
+ *   router.history  task id NUL n (u64 BE, from 1) -> every task.* event
+ *                   and task.refused the task ever had, in order: 'e' and
+ *                   the event's sequence (u64 BE) in the router's own
+ *                   bus.events; or, for what was noted but not published,
+ *                   'n' and a record in the bus record layout (topic
+ *                   length, topic, body)
  *
- * Storing the event bodies themselves means the task, its history and what
- * subscribers were told can never disagree: there is one encoding, in msg.
+ * The history points at the published events rather than copying them: a
+ * task, its history and what subscribers were told can never disagree,
+ * and each change is written once (the event), not twice.
  *
  * Task ids derive from the intake sequence of the report that made them,
  * so that replaying intake's log can never make a second task: "T-1042"
@@ -34,10 +38,11 @@ struct task_store {
 	struct store *st;
 	store_table_t tasks;
 	store_table_t history;
+	store_table_t events;	/* the router's BUS_EVENTS_TABLE */
 };
 
 /*
- * Open the two tables (read-only stores: they must exist).
+ * Open the tables (read-only stores: they must exist).
  * Returns 0, store errors.
  */
 int task_store_open(struct store *st, struct task_store *ts);
@@ -56,25 +61,34 @@ int task_get(const struct task_store *ts, struct store_txn *t,
 	     const char *id, struct msg *m);
 
 /*
- * Store task m (m->task is the key) as its current body, and append the
- * event (topic, body) to its history. body is m encoded, as published.
- * Returns 0, store errors.
+ * Store task m (m->task is the key) as its current body (m encoded, as
+ * published), and append the event it was published as (sequence seq of
+ * the router's bus) to its history.
+ * Returns 0, -EINVAL (id too long), store errors.
  */
 int task_put(const struct task_store *ts, struct store_txn *t,
-	     const struct msg *m, const char *topic, const void *body,
-	     size_t len);
+	     const struct msg *m, const void *body, size_t len, uint64_t seq);
 
 /*
- * Append an event that changed nothing (a refusal) to task id's history.
- * Returns 0, store errors.
+ * Append published event seq, which changed nothing (a refusal), to task
+ * id's history. Returns 0, -EINVAL, store errors.
+ */
+int task_note_event(const struct task_store *ts, struct store_txn *t,
+		    const char *id, uint64_t seq);
+
+/*
+ * Append what was noted but not published (topic, body) to task id's
+ * history. Returns 0, -EINVAL, store errors.
  */
 int task_note(const struct task_store *ts, struct store_txn *t,
 	      const char *id, const char *topic, const void *body, size_t len);
 
 /*
  * Call fn for each history entry of task id in order, with the entry's
- * event decoded; stop early when fn returns non-zero (returned as is).
- * Returns 0, -EBADMSG, store errors.
+ * event decoded (ev->seq is the entry's number n); stop early when fn
+ * returns non-zero (returned as is).
+ * Returns 0, -EBADMSG (an entry, or the event it names, is missing or
+ * malformed), store errors.
  */
 typedef int (*task_history_fn)(void *arg, uint64_t n, const struct bus_event *ev,
 			       const struct msg *m);

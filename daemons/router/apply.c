@@ -32,7 +32,7 @@
 int router_publish_task(struct router *rt, struct store_txn *t,
 			const struct msg *m)
 {
-	const char *topic = msg_topic(m->type);
+	uint64_t seq;
 	void *body;
 	size_t len;
 	int r;
@@ -40,9 +40,9 @@ int router_publish_task(struct router *rt, struct store_txn *t,
 	r = msg_encode(m, &body, &len);
 	if (r < 0)
 		return r;
-	r = task_put(&rt->tasks, t, m, topic, body, len);
+	r = bus_pub_append(rt->pub, t, msg_topic(m->type), body, len, &seq);
 	if (r == 0)
-		r = bus_pub_append(rt->pub, t, topic, body, len, NULL);
+		r = task_put(&rt->tasks, t, m, body, len, seq);
 	free(body);
 	return r;
 }
@@ -65,7 +65,7 @@ static int refuse(struct router *rt, struct store_txn *t, const char *id,
 		.type = MSG_TASK_REFUSED, .task = id, .agency = m->agency,
 		.id = m->id, .cause_seq = seq, .reason = reason,
 	};
-	const char *topic = msg_topic(MSG_TASK_REFUSED);
+	uint64_t event;
 	struct log_field f[] = {
 		{ "TASK_ID", id }, { "AGENCY", m->agency },
 		{ "REPORT_ID", m->id },
@@ -83,12 +83,12 @@ static int refuse(struct router *rt, struct store_txn *t, const char *id,
 	r = msg_encode(&rf, &body, &len);
 	if (r < 0)
 		return r;
-	/* An unknown task gets no history of its own; the event still goes. */
-	if (known)
-		r = task_note(&rt->tasks, t, id, topic, body, len);
-	if (r == 0)
-		r = bus_pub_append(rt->pub, t, topic, body, len, NULL);
+	r = bus_pub_append(rt->pub, t, msg_topic(MSG_TASK_REFUSED), body, len,
+			   &event);
 	free(body);
+	/* An unknown task gets no history of its own; the event still goes. */
+	if (r == 0 && known)
+		r = task_note_event(&rt->tasks, t, id, event);
 	rt->pending.refused++;
 	return r;
 }
