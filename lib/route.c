@@ -735,30 +735,42 @@ static int end_defaults(struct load *l)
 	return 0;
 }
 
-/* A rule is complete: it has an assign, and the rest from [defaults]. */
-static int end_rule(struct load *l)
+/*
+ * What a rule or schedule did not give itself comes from [defaults]: the
+ * deadline (a schedule's "due", key deadline_key), reminders, escalation.
+ */
+static int inherit(struct load *l, struct route_rule *rule,
+		   enum key deadline_key)
 {
 	const struct route_rule *d = &l->t->triage;
-	struct route_rule *rule = l->rule;
 	int r;
 
-	if (!rule->assign)
-		return fail(l, rule->line, "[rule %s] has no assign",
-			    rule->name);
-	if (!(l->seen & (1u << K_DEADLINE)))
+	if (!(l->seen & (1u << deadline_key)))
 		rule->deadline_ms = d->deadline_ms;
 	if (!(l->seen & (1u << K_REMINDERS))) {
 		r = copy_reminders(l, rule, d);
 		if (r < 0)
 			return r;
 	}
-	r = check_reminders(l, rule->deadline_ms, rule->reminders_ms[0],
-			    " from [defaults]");
-	if (r < 0)
-		return r;
 	if (!(l->seen & (1u << K_ESCALATION)))
 		return copy_escalation(l, rule, d);
 	return 0;
+}
+
+/* A rule is complete: it has an assign, and the rest from [defaults]. */
+static int end_rule(struct load *l)
+{
+	struct route_rule *rule = l->rule;
+	int r;
+
+	if (!rule->assign)
+		return fail(l, rule->line, "[rule %s] has no assign",
+			    rule->name);
+	r = inherit(l, rule, K_DEADLINE);
+	if (r < 0)
+		return r;
+	return check_reminders(l, rule->deadline_ms, rule->reminders_ms[0],
+			       " from [defaults]");
 }
 
 /*
@@ -767,11 +779,9 @@ static int end_rule(struct load *l)
  */
 static int end_schedule(struct load *l)
 {
-	const struct route_rule *d = &l->t->triage;
 	struct route_schedule *sc = (struct route_schedule *)l->rule;
 	struct route_rule *rule = &sc->rule;
 	unsigned c = rule->categories;
-	int r;
 
 	if (!rule->agencies || !sc->every || !sc->title || !c)
 		return fail(l, rule->line, "[schedule %s] needs agency, every, "
@@ -780,16 +790,7 @@ static int end_schedule(struct load *l)
 		return fail(l, rule->line, "[schedule %s] has more than one "
 			    "category", rule->name);
 	sc->category = (enum msg_category)__builtin_ctz(c);
-	if (!(l->seen & (1u << K_DUE)))
-		rule->deadline_ms = d->deadline_ms;
-	if (!(l->seen & (1u << K_REMINDERS))) {
-		r = copy_reminders(l, rule, d);
-		if (r < 0)
-			return r;
-	}
-	if (!(l->seen & (1u << K_ESCALATION)))
-		return copy_escalation(l, rule, d);
-	return 0;
+	return inherit(l, rule, K_DUE);
 }
 
 static int end_section(struct load *l)

@@ -152,6 +152,20 @@ static bool closed(const struct msg *task)
 	return task->state == STATE_DONE || task->state == STATE_CANCELLED;
 }
 
+void router_transition(struct router *rt, struct msg *task,
+		       enum msg_state state, enum msg_change change)
+{
+	task->state = state;
+	task->change = change;
+	if (closed(task)) {
+		task->type = MSG_TASK_CLOSED;
+		rt->pending.closed++;
+	} else {
+		task->type = MSG_TASK_UPDATED;
+		rt->pending.updated++;
+	}
+}
+
 /*
  * Load the open task m names into *task. Returns 0; 1 when there is no
  * such task or it is closed (m is refused, *task left empty); or a
@@ -190,17 +204,12 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 		r = refuse(rt, t, m->task, true, m, seq, "task %s is assigned "
 			   "to %s, not %s", m->task, task.agency, m->agency);
 	else {
-		if (m->kind == KIND_COMPLETION) {
-			task.type = MSG_TASK_CLOSED;
-			task.state = STATE_DONE;
-			task.change = CHANGE_COMPLETED;
-			rt->pending.closed++;
-		} else {
-			task.type = MSG_TASK_UPDATED;
-			task.state = STATE_IN_PROGRESS;
-			task.change = CHANGE_PROGRESS;
-			rt->pending.updated++;
-		}
+		if (m->kind == KIND_COMPLETION)
+			router_transition(rt, &task, STATE_DONE,
+					  CHANGE_COMPLETED);
+		else
+			router_transition(rt, &task, STATE_IN_PROGRESS,
+					  CHANGE_PROGRESS);
 		task.cause_seq = seq;
 		task.by = m->agency;
 		task.note = m->title;
@@ -221,19 +230,13 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 	r = open_task(rt, t, m, seq, &task);
 	if (r != 0)
 		return r < 0 ? r : 0;
-	task.type = MSG_TASK_UPDATED;
 	switch (m->op) {
 	case OP_COMPLETE:
-		task.type = MSG_TASK_CLOSED;
-		task.state = STATE_DONE;
-		task.change = CHANGE_COMPLETED;
-		rt->pending.closed++;
+		router_transition(rt, &task, STATE_DONE, CHANGE_COMPLETED);
 		break;
 	case OP_CANCEL:
-		task.type = MSG_TASK_CLOSED;
-		task.state = STATE_CANCELLED;
-		task.change = CHANGE_CANCELLED;
-		rt->pending.closed++;
+		router_transition(rt, &task, STATE_CANCELLED,
+				  CHANGE_CANCELLED);
 		break;
 	case OP_EXTEND:
 		/* The command's own instant, not the clock: replay decides alike. */
@@ -244,15 +247,13 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 		}
 		/* A new plan: deadline downstream retires the old one's alerts. */
 		task.due_at = m->until;
-		task.change = CHANGE_EXTENDED;
 		task.plan++;
-		rt->pending.updated++;
+		router_transition(rt, &task, task.state, CHANGE_EXTENDED);
 		break;
 	case OP_REASSIGN:
 		task.agency = m->to;
-		task.change = CHANGE_REASSIGNED;
 		task.plan++;
-		rt->pending.updated++;
+		router_transition(rt, &task, task.state, CHANGE_REASSIGNED);
 		break;
 	default:
 		r = -EINVAL;	/* intake let through an op we do not know */

@@ -118,9 +118,7 @@ int router_periodic(struct router *rt, struct store_txn *t,
 				   sizeof(id), &task);
 		else if (r < 0)
 			return r;
-		task.type = MSG_TASK_CLOSED;
-		task.state = STATE_DONE;
-		task.change = CHANGE_COMPLETED;
+		router_transition(rt, &task, STATE_DONE, CHANGE_COMPLETED);
 		task.cause_seq = seq;
 		task.origin_agency = m->agency;
 		task.origin_id = m->id;
@@ -131,7 +129,6 @@ int router_periodic(struct router *rt, struct store_txn *t,
 		msg_free(&task);
 		if (r < 0)
 			return r;
-		rt->pending.closed++;
 	}
 	if (answered == 0)
 		log_info("periodic report %s from %s for %s: no schedule asks "

@@ -48,6 +48,13 @@ void router_done(void *arg, bool committed);
 int router_publish_task(struct router *rt, struct store_txn *t,
 			const struct msg *m);
 
+/*
+ * Move task to state by change and count it: the event to publish is
+ * task.closed for done or cancelled, task.updated otherwise.
+ */
+void router_transition(struct router *rt, struct msg *task,
+		       enum msg_state state, enum msg_change change);
+
 /* A periodic report (intake sequence seq): close what it answers, in t. */
 int router_periodic(struct router *rt, struct store_txn *t,
 		    const struct msg *m, uint64_t seq);
