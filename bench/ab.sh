@@ -11,6 +11,9 @@
 # 127.0.0.1; everything is stopped and removed on exit.
 set -euo pipefail
 
+# shellcheck source=../tools/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
+
 old=$(cd "$1" && pwd)
 new=$(cd "$2" && pwd)
 rounds=${3:-3}
@@ -24,7 +27,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$work/baton.conf" <<CONF
 [baton]
 state_dir = $work/state

@@ -29,6 +29,9 @@
 # stopped and removed on exit, whatever happens.
 set -euo pipefail
 
+# shellcheck source=../tools/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
+
 build=${1:-build}
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
@@ -88,14 +91,6 @@ stop() {
 	done
 	pids=("${pids[@]}")
 	return "$rc"
-}
-
-free_port() {
-	"$python" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
-field() {
-	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
 }
 
 # CPU time of a process so far, in clock ticks (user + system).

@@ -18,6 +18,9 @@
 # for the client's ZeroMQ context.
 set -euo pipefail
 
+# shellcheck source=../tools/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../tools/common.sh"
+
 build=${1:-build}
 seconds=${BENCH_SECONDS:-5}
 warmup=${BENCH_WARMUP:-1}
@@ -55,28 +58,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
-
-# A TCP port on 127.0.0.1 that nothing listens on.
-free_port() {
-	local p
-	if p=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])' 2>/dev/null); then
-		echo "$p"
-		return 0
-	fi
-	for _ in $(seq 200); do
-		p=$((20000 + RANDOM % 40000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return 0
-		fi
-	done
-	return 1
-}
-
-# The value of key in a "name key=value ..." line.
-field() {
-	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
-}
 
 # Run a command in the background (so the traps act at once) and wait.
 run_client() {

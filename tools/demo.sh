@@ -7,6 +7,9 @@
 # usage: tools/demo.sh [BUILD_DIR]     (make demo runs it)
 set -euo pipefail
 
+# shellcheck source=common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
 here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
 intake="$build/daemons/intake/baton-intake"
@@ -25,7 +28,7 @@ trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # The bundled config, moved into the temporary directory: state, sockets.
-port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 sed -e "s|^state_dir *=.*|state_dir = $work/state|" \
     -e "s|ipc:///run/baton/|ipc://$work/|" \
     -e "s|^submit *=.*|submit = tcp://127.0.0.1:$port|" \
