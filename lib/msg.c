@@ -27,8 +27,8 @@
 
 #define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
-/* No body has as many fields (a task has 26); a larger map is not ours. */
-#define MSG_KEYS_MAX	32
+/* No body has as many fields (a task has 30); a larger map is not ours. */
+#define MSG_KEYS_MAX	40
 /* How much of a client-supplied key goes into an error text. */
 #define KEY_SHOWN_MAX	32
 
@@ -47,6 +47,7 @@ static const char *const type_names[MSG_TYPE_COUNT] = {
 	[MSG_TASK_UPDATED]	= "task.updated",
 	[MSG_TASK_CLOSED]	= "task.closed",
 	[MSG_TASK_REFUSED]	= "task.refused",
+	[MSG_ALERT]		= "alert",
 	[MSG_HEARTBEAT]		= "hb",
 };
 
@@ -58,6 +59,7 @@ static const char *const body_names[MSG_TYPE_COUNT] = {
 	[MSG_TASK_UPDATED]	= "task",
 	[MSG_TASK_CLOSED]	= "task",
 	[MSG_TASK_REFUSED]	= "refusal",
+	[MSG_ALERT]		= "alert",
 };
 
 static const char *const kind_names[] = {
@@ -86,6 +88,8 @@ static const char *const op_names[] = {
 	[OP_EXTEND]		= "extend",
 	[OP_REASSIGN]		= "reassign",
 	[OP_CANCEL]		= "cancel",
+	[OP_WAIT]		= "wait",
+	[OP_RESUME]		= "resume",
 };
 
 static const char *const state_names[] = {
@@ -103,6 +107,25 @@ static const char *const change_names[] = {
 	[CHANGE_EXTENDED]	= "extended",
 	[CHANGE_REASSIGNED]	= "reassigned",
 	[CHANGE_CANCELLED]	= "cancelled",
+	[CHANGE_WAITING]	= "waiting",
+	[CHANGE_RESUMED]	= "resumed",
+};
+
+static const char *const alert_names[] = {
+	[ALERT_TASK_ASSIGNED]	= "task-assigned",
+	[ALERT_REMINDER]	= "reminder",
+	[ALERT_OVERDUE]		= "overdue",
+	[ALERT_ESCALATION]	= "escalation",
+	[ALERT_MISSING_REPORT]	= "missing-report",
+};
+
+/* The topics of alerts, "alert." and the kind: the bus needs them static. */
+static const char *const alert_topics[] = {
+	[ALERT_TASK_ASSIGNED]	= "alert.task-assigned",
+	[ALERT_REMINDER]	= "alert.reminder",
+	[ALERT_OVERDUE]		= "alert.overdue",
+	[ALERT_ESCALATION]	= "alert.escalation",
+	[ALERT_MISSING_REPORT]	= "alert.missing-report",
 };
 
 static const char *const code_names[] = {
@@ -203,6 +226,21 @@ enum msg_state msg_state_from(const char *s)
 	return index_of_cstr(state_names, ARRAY_SIZE(state_names), s);
 }
 
+const char *msg_alert_name(enum msg_alert a)
+{
+	return name_of(alert_names, ARRAY_SIZE(alert_names), a);
+}
+
+enum msg_alert msg_alert_from(const char *s)
+{
+	return index_of_cstr(alert_names, ARRAY_SIZE(alert_names), s);
+}
+
+const char *msg_alert_topic(enum msg_alert a)
+{
+	return name_of(alert_topics, ARRAY_SIZE(alert_topics), a);
+}
+
 /* ---- topics ---- */
 
 const char *msg_topic(enum msg_type t)
@@ -221,6 +259,12 @@ const char *msg_topic(enum msg_type t)
 	}
 }
 
+/* The alert kind a topic names, ALERT_NONE when it is no alert's. */
+static enum msg_alert alert_of_topic(const char *topic, size_t len)
+{
+	return index_of(alert_topics, ARRAY_SIZE(alert_topics), topic, len);
+}
+
 enum msg_type msg_topic_type(const char *topic, size_t len)
 {
 	static const enum msg_type events[] = {
@@ -236,7 +280,7 @@ enum msg_type msg_topic_type(const char *topic, size_t len)
 		if (strlen(name) == len && memcmp(name, topic, len) == 0)
 			return events[i];
 	}
-	return MSG_NONE;
+	return alert_of_topic(topic, len) ? MSG_ALERT : MSG_NONE;
 }
 
 /* ---- text checks ---- */
@@ -567,6 +611,15 @@ enum field_id {
 	F_CAUSE_SEQ,
 	F_BY,
 	F_NOTE,
+	F_CHANGED_AT,
+	F_BUSINESS,
+	F_WORKING_HOURS,
+	F_WAITING_SINCE,
+	F_ALERT_ID,
+	F_FIRED_AT,
+	F_PLANNED_AT,
+	F_LATE,
+	F_LEVEL,
 	F_COUNT
 };
 
@@ -659,7 +712,19 @@ static const struct field fields[F_COUNT] = {
 	[F_BY]		= SHAPED("by", MSG_AGENCY_MAX, agency_valid,
 				 AGENCY_SHAPE),
 	[F_NOTE]	= STRING("note", 0, MSG_NOTE_MAX),
+	[F_CHANGED_AT]	= SCALAR("changed_at", FT_INSTANT),
+	[F_BUSINESS]	= SCALAR("business", FT_BOOL),
+	[F_WORKING_HOURS] = SCALAR("working_hours", FT_BOOL),
+	[F_WAITING_SINCE] = SCALAR("waiting_since", FT_INSTANT),
+	[F_ALERT_ID]	= STRING("alert_id", 1, MSG_ALERT_ID_MAX),
+	[F_FIRED_AT]	= SCALAR("fired_at", FT_INSTANT),
+	[F_PLANNED_AT]	= SCALAR("planned_at", FT_INSTANT),
+	[F_LATE]	= SCALAR("late", FT_BOOL),
+	[F_LEVEL]	= UINT_MIN("level", 1),
 };
+
+/* An alert's "kind" names what it announces, not a report's kind. */
+static const struct field alert_kind_field = ENUM("kind", alert_names);
 
 /* The fields whose value is an array: the only containers a body holds. */
 #define LIST_KEYS	(B(F_REMINDERS) | B(F_ESCALATE_TO) | \
@@ -688,9 +753,18 @@ static const struct field fields[F_COUNT] = {
 			 B(F_RULE) | B(F_ORIGIN_SEQ) | B(F_CAUSE_SEQ))
 #define TASK_KEYS	(TASK_NEEDS | B(F_SEVERITY) | B(F_DRILL) | \
 			 LIST_KEYS | B(F_ORIGIN_AGENCY) | B(F_ORIGIN_ID) | \
-			 B(F_BY) | B(F_NOTE) | B(F_REASON) | B(F_PERIOD))
+			 B(F_BY) | B(F_NOTE) | B(F_REASON) | B(F_PERIOD) | \
+			 B(F_CHANGED_AT) | B(F_BUSINESS) | \
+			 B(F_WORKING_HOURS) | B(F_WAITING_SINCE))
 #define REFUSAL_KEYS	(BASE_KEYS | B(F_TASK) | B(F_AGENCY) | B(F_ID) | \
 			 B(F_CAUSE_SEQ) | B(F_REASON))
+#define ALERT_NEEDS	(BASE_KEYS | B(F_ALERT_ID) | B(F_KIND) | \
+			 B(F_AGENCY) | B(F_TITLE) | B(F_DUE_AT) | \
+			 B(F_FIRED_AT) | B(F_LATE))
+#define ALERT_KEYS	(ALERT_NEEDS | B(F_TASK) | B(F_DRILL) | \
+			 B(F_PLANNED_AT) | B(F_LEVEL) | B(F_TO) | B(F_PLAN) | \
+			 B(F_CATEGORY) | B(F_SEVERITY) | B(F_PERIOD) | \
+			 B(F_RULE) | B(F_NOTIFY))
 
 /* Which keys a body of each type may carry, and which it must. */
 static const struct {
@@ -711,6 +785,7 @@ static const struct {
 	[MSG_TASK_UPDATED]	= { TASK_KEYS, TASK_NEEDS },
 	[MSG_TASK_CLOSED]	= { TASK_KEYS, TASK_NEEDS },
 	[MSG_TASK_REFUSED]	= { REFUSAL_KEYS, REFUSAL_KEYS },
+	[MSG_ALERT]		= { ALERT_KEYS, ALERT_NEEDS },
 };
 
 /* The body types each context accepts, and how to say so. */
@@ -759,6 +834,7 @@ struct entry {
 struct decoder {
 	enum msg_context ctx;
 	enum msg_type topic;		/* msg_decode_event(): its type */
+	enum msg_alert topic_alert;	/* and for alert.<kind>, the kind */
 	uint64_t lists;			/* the array keys this body may hold */
 	struct msg *m;
 	struct msg_error *err;
@@ -1262,6 +1338,9 @@ static int take_field(struct decoder *d, enum field_id id,
 	const char *s = NULL;
 	int r;
 
+	if (id == F_KIND && m->type == MSG_ALERT)
+		f = &alert_kind_field;
+
 	/* A nack may answer a body whose id could not be read. */
 	if (id == F_ID && m->type == MSG_NACK && v->kind != V_STR)
 		return v->kind == V_NIL ? 0 : fail(d, CODE_INVALID, f->name,
@@ -1302,7 +1381,10 @@ static int take_field(struct decoder *d, enum field_id id,
 	case F_COUNT:
 		break;
 	case F_KIND:
-		m->kind = idx;
+		if (m->type == MSG_ALERT)
+			m->alert = idx;
+		else
+			m->kind = idx;
 		break;
 	case F_CATEGORY:
 		m->category = idx;
@@ -1405,6 +1487,33 @@ static int take_field(struct decoder *d, enum field_id id,
 	case F_DUPLICATE:
 		m->duplicate = v->u;
 		break;
+	case F_CHANGED_AT:
+		m->changed_at = (instant_t)v->u;
+		break;
+	case F_BUSINESS:
+		m->business = v->u;
+		break;
+	case F_WORKING_HOURS:
+		m->working_hours = v->u;
+		break;
+	case F_WAITING_SINCE:
+		m->waiting_since = (instant_t)v->u;
+		break;
+	case F_ALERT_ID:
+		m->alert_id = s;
+		break;
+	case F_FIRED_AT:
+		m->fired_at = (instant_t)v->u;
+		break;
+	case F_PLANNED_AT:
+		m->planned_at = (instant_t)v->u;
+		break;
+	case F_LATE:
+		m->late = v->u;
+		break;
+	case F_LEVEL:
+		m->level = v->u;
+		break;
 	}
 	return 0;
 }
@@ -1488,6 +1597,28 @@ static int task_rules(struct decoder *d)
 	if (d->nafter != m->nescalation)
 		return fail(d, CODE_INVALID, "escalate_after",
 			    "must have as many entries as escalate_to");
+	if ((m->state == STATE_WAITING) != ((d->seen & B(F_WAITING_SINCE)) != 0))
+		return fail(d, CODE_INVALID, "waiting_since",
+			    "required with state waiting, and only then");
+	return 0;
+}
+
+/* The rules of an alert: its topic's kind, and what an escalation names. */
+static int alert_rules(struct decoder *d)
+{
+	const struct msg *m = d->m;
+	bool escalation = m->alert == ALERT_ESCALATION;
+
+	if (d->topic_alert != ALERT_NONE && m->alert != d->topic_alert)
+		return fail(d, CODE_INVALID, "kind", "must be %s on topic %s",
+			    alert_names[d->topic_alert],
+			    alert_topics[d->topic_alert]);
+	if (escalation != ((d->seen & B(F_LEVEL)) != 0))
+		return fail(d, CODE_INVALID, "level",
+			    "required for an escalation, and only then");
+	if (escalation != (m->to != NULL))
+		return fail(d, CODE_INVALID, "to",
+			    "required for an escalation, and only then");
 	return 0;
 }
 
@@ -1511,6 +1642,8 @@ static int check_required(struct decoder *d)
 	case MSG_TASK_UPDATED:
 	case MSG_TASK_CLOSED:
 		return task_rules(d);
+	case MSG_ALERT:
+		return alert_rules(d);
 	default:
 		return 0;
 	}
@@ -1594,6 +1727,8 @@ int msg_decode_event(const char *topic, size_t topic_len, const void *buf,
 	memset(d.err, 0, sizeof *d.err);
 	/* The topic is the first frame: judged before the body is. */
 	d.topic = topic ? msg_topic_type(topic, topic_len) : MSG_NONE;
+	if (d.topic == MSG_ALERT)
+		d.topic_alert = alert_of_topic(topic, topic_len);
 	if (!body_names[d.topic])
 		return fail(&d, CODE_INVALID, NULL, "unknown topic");
 	r = check_size(&d, len);
@@ -1752,7 +1887,8 @@ static int enc_task(struct encoder *e, const struct msg *m)
 	    !opt_fits(F_NOTE, m->note) || !opt_fits(F_REASON, m->reason) ||
 	    !opt_fits(F_PERIOD, m->period))
 		return -EINVAL;
-	if (m->created_at < 0 || m->due_at < 0 || m->plan < 1)
+	if (m->created_at < 0 || m->due_at < 0 || m->plan < 1 ||
+	    m->changed_at < 0 || m->waiting_since < 0)
 		return -EINVAL;
 	if (m->nreminders > MSG_LIST_MAX || m->nescalation > MSG_LIST_MAX ||
 	    m->nnotify > MSG_LIST_MAX)
@@ -1788,6 +1924,63 @@ static int enc_task(struct encoder *e, const struct msg *m)
 	put_str(e, "note", m->note);
 	put_str(e, "reason", m->reason);
 	put_str(e, "period", m->period);
+	if (m->changed_at > 0)
+		put_int(e, "changed_at", m->changed_at);
+	if (m->business)
+		put_bool(e, "business", true);
+	if (m->working_hours)
+		put_bool(e, "working_hours", true);
+	if (m->state == STATE_WAITING)
+		put_int(e, "waiting_since", m->waiting_since);
+	return 0;
+}
+
+/* An alert, as the deadline daemon fires it: checked like a task. */
+static int enc_alert(struct encoder *e, const struct msg *m)
+{
+	const char *kind = msg_alert_name(m->alert);
+	bool escalation = m->alert == ALERT_ESCALATION;
+
+	if (!kind || !str_fits(F_ALERT_ID, m->alert_id) ||
+	    !str_fits(F_AGENCY, m->agency) || !str_fits(F_TITLE, m->title) ||
+	    !opt_fits(F_TASK, m->task) || !opt_fits(F_PERIOD, m->period) ||
+	    !opt_fits(F_RULE, m->rule))
+		return -EINVAL;
+	if (m->due_at < 0 || m->fired_at < 0 || m->planned_at < 0)
+		return -EINVAL;
+	if (escalation != (m->level > 0) ||
+	    escalation != str_fits(F_TO, m->to) || (!escalation && m->to))
+		return -EINVAL;
+	if (m->category != CATEGORY_NONE && !msg_category_name(m->category))
+		return -EINVAL;
+	if (m->severity != SEVERITY_NONE && !msg_severity_name(m->severity))
+		return -EINVAL;
+	if (m->nnotify > MSG_LIST_MAX || !agencies_fit(m->notify, m->nnotify))
+		return -EINVAL;
+	put_str(e, "alert_id", m->alert_id);
+	put_str(e, "kind", kind);
+	put_str(e, "task", m->task);
+	put_str(e, "agency", m->agency);
+	put_str(e, "title", m->title);
+	put_int(e, "due_at", m->due_at);
+	put_int(e, "fired_at", m->fired_at);
+	put_bool(e, "late", m->late);
+	put_bool(e, "drill", m->drill);
+	if (m->planned_at > 0)
+		put_int(e, "planned_at", m->planned_at);
+	if (escalation) {
+		put_uint(e, "level", m->level);
+		put_str(e, "to", m->to);
+	}
+	if (m->plan > 0)
+		put_uint(e, "plan", m->plan);
+	if (m->category != CATEGORY_NONE)
+		put_str(e, "category", msg_category_name(m->category));
+	if (m->severity != SEVERITY_NONE)
+		put_str(e, "severity", msg_severity_name(m->severity));
+	put_str(e, "period", m->period);
+	put_str(e, "rule", m->rule);
+	put_strs(e, "notify", m->notify, m->nnotify);
 	return 0;
 }
 
@@ -1928,6 +2121,9 @@ static int enc_fields(struct encoder *e, const struct msg *m)
 	case MSG_TASK_REFUSED:
 		put_str(e, "type", "refusal");
 		return enc_refusal(e, m);
+	case MSG_ALERT:
+		put_str(e, "type", "alert");
+		return enc_alert(e, m);
 	default:
 		return -EINVAL;
 	}

@@ -46,6 +46,8 @@
 #define MSG_NOTE_MAX		1024
 #define MSG_LIST_MAX		16	/* entries in any array field */
 #define MSG_TOPIC_MAX		64
+/* An alert id: "<task>/<plan>/<step>", e.g. "T-1042/2/escalation-1". */
+#define MSG_ALERT_ID_MAX	(MSG_TASK_MAX + 48)
 /* No valid client body is larger than this; larger frames are too_large. */
 #define MSG_FRAME_MAX		(96 * 1024)
 
@@ -69,6 +71,8 @@ enum msg_type {
 	MSG_TASK_UPDATED,	/* topic "task.updated", body type "task" */
 	MSG_TASK_CLOSED,	/* topic "task.closed", body type "task" */
 	MSG_TASK_REFUSED,	/* topic "task.refused", body type "refusal" */
+	/* baton-deadline -> subscribers: topic "alert.<kind>", body "alert" */
+	MSG_ALERT,
 	/* any publisher -> subscribers */
 	MSG_HEARTBEAT,		/* topic "hb", empty map */
 	MSG_TYPE_COUNT
@@ -93,6 +97,18 @@ enum msg_change {
 	CHANGE_EXTENDED,	/* "extended": a command moved the deadline */
 	CHANGE_REASSIGNED,	/* "reassigned": a command changed the agency */
 	CHANGE_CANCELLED,	/* "cancelled": a command */
+	CHANGE_WAITING,		/* "waiting": a command paused its clock */
+	CHANGE_RESUMED,		/* "resumed": a command restarted it */
+};
+
+/* What an alert announces (PROTOCOL.md section 3). */
+enum msg_alert {
+	ALERT_NONE = 0,
+	ALERT_TASK_ASSIGNED,	/* "task-assigned": by baton-notify */
+	ALERT_REMINDER,		/* "reminder": before the deadline */
+	ALERT_OVERDUE,		/* "overdue": at the deadline */
+	ALERT_ESCALATION,	/* "escalation": a level after it */
+	ALERT_MISSING_REPORT,	/* "missing-report": an obligation's deadline */
 };
 
 enum msg_kind {
@@ -125,6 +141,8 @@ enum msg_op {
 	OP_EXTEND,
 	OP_REASSIGN,
 	OP_CANCEL,
+	OP_WAIT,		/* Baton's: the task waits, its clock paused */
+	OP_RESUME,		/* Baton's: the clock runs again */
 };
 
 /* NACK codes; also what the decoder says is wrong with a body. */
@@ -200,6 +218,24 @@ struct msg {
 	uint64_t cause_seq;		/* intake sequence of this change */
 	const char *by;			/* agency behind this change */
 	const char *note;		/* the progress report's title etc. */
+	instant_t changed_at;		/* instant of this change (0: unknown,
+					   read created_at) */
+	bool business;			/* due_at counts business time */
+	bool working_hours;		/* reminders only in working time */
+	instant_t waiting_since;	/* state waiting: since when */
+
+	/*
+	 * alert (topic "alert.<kind>"): task, agency (responsible), title,
+	 * due_at (the task's deadline), drill, plan, category, severity,
+	 * period, rule and notify as in the task; to is the agency an
+	 * escalation goes to.
+	 */
+	enum msg_alert alert;
+	const char *alert_id;
+	instant_t fired_at;
+	instant_t planned_at;		/* the step's instant */
+	bool late;			/* fired after a downtime */
+	uint64_t level;			/* escalation: 1, 2, ... */
 
 	/*
 	 * refusal (task.refused): a report or command on a task the sender may
@@ -252,9 +288,10 @@ void msg_free(struct msg *m);
  * Decode and validate a bus event body published under topic (topic_len
  * bytes, not NUL-terminated): report.accepted and command.accepted as in
  * MSG_CTX_EVENT, task.created/updated/closed as "task" bodies,
- * task.refused as a "refusal" body. m->type is the topic's type. A body
- * whose "type" does not fit the topic is invalid, and so is a task.closed
- * whose state is not done or cancelled, or an unknown topic.
+ * task.refused as a "refusal" body, alert.<kind> as an "alert" body of
+ * that kind. m->type is the topic's type. A body whose "type" (or alert
+ * kind) does not fit the topic is invalid, and so is a task.closed whose
+ * state is not done or cancelled, or an unknown topic.
  * Returns as msg_decode().
  */
 int msg_decode_event(const char *topic, size_t topic_len, const void *buf,
@@ -278,6 +315,7 @@ const char *msg_op_name(enum msg_op o);
 const char *msg_code_name(enum msg_code c);
 const char *msg_state_name(enum msg_state s);
 const char *msg_change_name(enum msg_change c);
+const char *msg_alert_name(enum msg_alert a);
 
 /* Inverse of the *_name functions: 0 (the NONE value) when unknown. */
 enum msg_kind msg_kind_from(const char *s);
@@ -285,9 +323,13 @@ enum msg_category msg_category_from(const char *s);
 enum msg_severity msg_severity_from(const char *s);
 enum msg_op msg_op_from(const char *s);
 enum msg_state msg_state_from(const char *s);
+enum msg_alert msg_alert_from(const char *s);
 
-/* The topic a publisher uses for type t, e.g. "report.accepted". */
+/* The topic a publisher uses for type t, e.g. "report.accepted"; NULL for
+ * MSG_ALERT, whose topic depends on its kind: msg_alert_topic(). */
 const char *msg_topic(enum msg_type t);
+/* The topic of an alert of kind a, e.g. "alert.reminder"; NULL if none. */
+const char *msg_alert_topic(enum msg_alert a);
 /* The event type of a topic, MSG_NONE when it is not one we know. */
 enum msg_type msg_topic_type(const char *topic, size_t len);
 

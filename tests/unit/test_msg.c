@@ -379,6 +379,13 @@ static const struct spec replay[] = {
 	U("v", 1), S("type", "replay"), U("from", 5), END,
 };
 
+static const struct spec alert_min[] = {
+	U("v", 1), S("type", "alert"), S("alert_id", "T-7/1/reminder-1"),
+	S("kind", "reminder"), S("agency", "cert-ro"), S("title", "Intrusion"),
+	U("due_at", 1763086400123), U("fired_at", 1763000000123),
+	BOOL("late", 0), END,
+};
+
 static const struct spec replay_end[] = {
 	U("v", 1), S("type", "replay-end"), U("last", 9), END,
 };
@@ -422,6 +429,8 @@ struct rule {
 #define TU	"task.updated"
 #define TCL	"task.closed"
 #define TR	"task.refused"
+#define AR	"alert.reminder"
+#define AE	"alert.escalation"
 #define RA	"report.accepted"
 #define CA	"command.accepted"
 
@@ -814,7 +823,8 @@ static const struct rule rules[] = {
 	/* command */
 	NO("op is required", SUB, complete, "op", "op: required", OMIT("op")),
 	NO("op delete is invalid", SUB, complete, "op",
-	   "op: must be one of complete, extend, reassign, cancel",
+	   "op: must be one of complete, extend, reassign, cancel, wait, "
+	   "resume",
 	   S("op", "delete")),
 	NO("task is required in a command", SUB, complete, "task",
 	   "task: required", OMIT("task")),
@@ -953,8 +963,22 @@ static const struct rule rules[] = {
 	/* events by topic: the bodies each one takes */
 	TOK("minimal task.created accepted", TC, task_min),
 	TOK("full task.created accepted", TC, task_full),
-	TOK("task.created in state waiting accepted", TC, task_min,
+	TOK("task.updated in state waiting accepted", TU, task_min,
+	    S("state", "waiting"), S("change", "waiting"),
+	    U("waiting_since", 1763000000500)),
+	TNO("state waiting requires waiting_since", TU, task_min,
+	    "waiting_since",
+	    "waiting_since: required with state waiting, and only then",
 	    S("state", "waiting")),
+	TNO("waiting_since only with state waiting", TU, task_min,
+	    "waiting_since",
+	    "waiting_since: required with state waiting, and only then",
+	    U("waiting_since", 1763000000500)),
+	TOK("task with changed_at, business, working_hours accepted", TU,
+	    task_min, U("changed_at", 1763000000500), BOOL("business", 1),
+	    BOOL("working_hours", 1), S("change", "resumed")),
+	TNO("task business as string is invalid", TU, task_min, "business",
+	    "business: expected a boolean", S("business", "yes")),
 	TOK("task.updated accepted", TU, task_full, S("state", "in-progress"),
 	    S("change", "progress")),
 	TOK("task.updated may carry a closed state", TU, task_min,
@@ -971,6 +995,32 @@ static const struct rule rules[] = {
 	TNO("task.closed waiting is invalid", TCL, task_min, "state",
 	    "state: a closed task is done or cancelled", S("state", "waiting")),
 	TOK("refusal accepted", TR, refusal),
+	TOK("minimal alert accepted", AR, alert_min),
+	TOK("alert with every field accepted", AE, alert_min,
+	    S("kind", "escalation"), U("level", 2), S("to", "office"),
+	    S("task", "T-7"), U("planned_at", 1763000000000)),
+	TNO("alert kind must fit the topic", AE, alert_min, "kind",
+	    "kind: must be escalation on topic alert.escalation"),
+	TNO("alert kind must be an alert kind", AR, alert_min, "kind",
+	    "kind: must be one of task-assigned, reminder, overdue, "
+	    "escalation, missing-report", S("kind", "incident")),
+	TNO("escalation requires level", AE, alert_min, "level",
+	    "level: required for an escalation, and only then",
+	    S("kind", "escalation"), S("to", "office")),
+	TNO("escalation requires to", AE, alert_min, "to",
+	    "to: required for an escalation, and only then",
+	    S("kind", "escalation"), U("level", 1)),
+	TNO("level only for escalation", AR, alert_min, "level",
+	    "level: required for an escalation, and only then",
+	    U("level", 1)),
+	TNO("alert requires late", AR, alert_min, "late", "late: required",
+	    OMIT("late")),
+	TNO("alert requires alert_id", AR, alert_min, "alert_id",
+	    "alert_id: required", OMIT("alert_id")),
+	TNO("alert on alert.unknown is an unknown topic", "alert.unknown",
+	    alert_min, "", "unknown topic"),
+	TNO("alert body on a task topic is invalid", TC, alert_min, "type",
+	    "type: must be task on topic task.created"),
 	TOK("report on report.accepted accepted", RA, ev_report),
 	TOK("command on command.accepted accepted", CA, ev_command),
 	TOK("extend on command.accepted accepted", CA, ev_command,
@@ -1057,7 +1107,7 @@ static const struct rule rules[] = {
 	    "state: expected a string", U("state", 1)),
 	TNO("task change moved is invalid", TC, task_min, "change",
 	    "change: must be one of created, progress, completed, extended, "
-	    "reassigned, cancelled", S("change", "moved")),
+	    "reassigned, cancelled, waiting, resumed", S("change", "moved")),
 	TOK("task change reassigned accepted", TU, task_min,
 	    S("change", "reassigned")),
 	TOK("task change extended accepted", TU, task_min,
@@ -1652,14 +1702,14 @@ static void test_reserved_byte(void **state)
 	       "body is not valid msgpack");
 }
 
-/* 32 keys are read (and then judged); 33 are refused unread. */
+/* 40 keys are read (and then judged); 41 are refused unread. */
 static void test_key_count_limit(void **state)
 {
-	unsigned char b32[3 + 32 * 4], b33[3 + 33 * 4];
+	unsigned char b32[3 + 40 * 4], b33[3 + 41 * 4];
 	size_t i, n;
 
-	memcpy(b32, "\xde\x00\x20", 3);
-	for (i = 0, n = 3; i < 32; i++) {
+	memcpy(b32, "\xde\x00\x28", 3);
+	for (i = 0, n = 3; i < 40; i++) {
 		b32[n++] = 0xa2;
 		b32[n++] = 'k';
 		b32[n++] = (unsigned char)('A' + i);
@@ -1667,15 +1717,15 @@ static void test_key_count_limit(void **state)
 	}
 	expect(b32, n, MSG_CTX_SUBMIT, -EINVAL, "v", "v: required");
 
-	memcpy(b33, "\xde\x00\x21", 3);
-	for (i = 0, n = 3; i < 33; i++) {
+	memcpy(b33, "\xde\x00\x29", 3);
+	for (i = 0, n = 3; i < 41; i++) {
 		b33[n++] = 0xa2;
 		b33[n++] = 'k';
 		b33[n++] = (unsigned char)('A' + i);
 		b33[n++] = 0x01;
 	}
 	expect(b33, n, MSG_CTX_SUBMIT, -EINVAL, "",
-	       "body has more than 32 keys");
+	       "body has more than 40 keys");
 }
 
 /* ---- hostile frames ---- */
@@ -1684,7 +1734,7 @@ static void test_key_count_limit(void **state)
 static void test_map32_huge_count(void **state)
 {
 	expect_lit("\xdf\xff\xff\xff\xff", MSG_CTX_SUBMIT, -EINVAL, "",
-	       "body has more than 32 keys");
+	       "body has more than 40 keys");
 	/* 32 declared, none present */
 	expect_lit("\xdf\x00\x00\x00\x20", MSG_CTX_SUBMIT, -EINVAL, "",
 	       "truncated body");
@@ -1911,6 +1961,16 @@ static void assert_msg_same(const struct msg *a, const struct msg *b)
 	assert_int_equal(a->cause_seq, b->cause_seq);
 	assert_str_same(a->by, b->by);
 	assert_str_same(a->note, b->note);
+	assert_int_equal(a->changed_at, b->changed_at);
+	assert_int_equal(a->business, b->business);
+	assert_int_equal(a->working_hours, b->working_hours);
+	assert_int_equal(a->waiting_since, b->waiting_since);
+	assert_int_equal(a->alert, b->alert);
+	assert_str_same(a->alert_id, b->alert_id);
+	assert_int_equal(a->fired_at, b->fired_at);
+	assert_int_equal(a->planned_at, b->planned_at);
+	assert_int_equal(a->late, b->late);
+	assert_int_equal(a->level, b->level);
 }
 
 static void round_trip(const struct msg *in, enum msg_context ctx)
@@ -2038,7 +2098,8 @@ static void test_round_trip_replay(void **state)
 /* Encode in, decode it under its own topic, compare. */
 static void round_trip_event(const struct msg *in)
 {
-	const char *topic = msg_topic(in->type);
+	const char *topic = in->type == MSG_ALERT ? msg_alert_topic(in->alert) :
+			    msg_topic(in->type);
 	struct msg_error err;
 	struct msg out;
 	size_t len;
@@ -2077,6 +2138,8 @@ static void full_task(struct msg *t)
 		.rule = "key-systems-attacks", .origin_agency = "mic",
 		.origin_id = "r-1", .origin_seq = 1042, .cause_seq = 1042,
 		.by = "mic", .note = "", .reason = "r", .period = "2026-W05",
+		.changed_at = 1763000000124, .business = true,
+		.working_hours = true,
 	};
 	for (i = 0; i < MSG_LIST_MAX; i++) {
 		t->reminders[i] = i == 0 ? INT64_MAX : (int64_t)i * 3600000;
@@ -2116,12 +2179,87 @@ static void test_round_trip_tasks(void **state)
 	round_trip_event(&min);
 	min.type = MSG_TASK_UPDATED;
 	min.state = STATE_WAITING;
-	min.change = CHANGE_REASSIGNED;
+	min.change = CHANGE_WAITING;
+	min.waiting_since = 1763000000999;
+	round_trip_event(&min);
+	min.waiting_since = 0;	/* the epoch is an instant too */
 	round_trip_event(&min);
 	min.type = MSG_TASK_CLOSED;
 	min.state = STATE_CANCELLED;
 	min.change = CHANGE_CANCELLED;
 	round_trip_event(&min);
+}
+
+/* Alerts of every kind, the smallest and the fullest. */
+static void test_round_trip_alerts(void **state)
+{
+	static const char *const notify[] = { "office", "committee" };
+	struct msg a = {
+		.type = MSG_ALERT, .alert = ALERT_REMINDER,
+		.alert_id = "T-1/1/reminder-1", .agency = "mps-a05",
+		.title = "Intrusion", .due_at = 1763000000000,
+		.fired_at = 1762990000000,
+	};
+
+	round_trip_event(&a);
+	a.late = true;
+	a.drill = true;
+	a.task = "T-1";
+	a.planned_at = 1762980000000;
+	a.plan = 3;
+	a.category = CATEGORY_CYBER_DEFENSE;
+	a.severity = SEVERITY_HIGH;
+	a.rule = "key-systems-attacks";
+	a.notify[0] = notify[0];
+	a.notify[1] = notify[1];
+	a.nnotify = 2;
+	round_trip_event(&a);
+	a.alert = ALERT_OVERDUE;
+	round_trip_event(&a);
+	a.alert = ALERT_MISSING_REPORT;
+	a.period = "2026-Q4";
+	round_trip_event(&a);
+	a.alert = ALERT_ESCALATION;
+	a.level = 2;
+	a.to = "committee";
+	round_trip_event(&a);
+}
+
+/* What the encoder refuses to write as an alert. */
+static void test_encode_refuses_bad_alerts(void **state)
+{
+	struct msg ok = {
+		.type = MSG_ALERT, .alert = ALERT_ESCALATION,
+		.alert_id = "T-1/1/escalation-1", .agency = "mps-a05",
+		.title = "Intrusion", .due_at = 1, .fired_at = 2, .level = 1,
+		.to = "office",
+	}, a;
+	size_t len = 0;
+	void *buf = NULL;
+	int k;
+
+	assert_int_equal(msg_encode(&ok, &buf, &len), 0);
+	free(buf);
+	buf = NULL;
+	for (k = 0; k < 11; k++) {
+		a = ok;
+		switch (k) {
+		case 0: a.alert = ALERT_NONE; break;
+		case 1: a.alert = ALERT_MISSING_REPORT + 1; break;
+		case 2: a.alert_id = NULL; break;
+		case 3: a.agency = "o f"; break;
+		case 4: a.title = NULL; break;
+		case 5: a.fired_at = -1; break;
+		case 6: a.level = 0; break;
+		case 7: a.to = NULL; break;
+		case 8: a.alert = ALERT_REMINDER; break;  /* level, to */
+		case 9: a.alert = ALERT_REMINDER; a.level = 0; break; /* to */
+		case 10: a.category = CATEGORY_TOXIC_INFORMATION + 1; break;
+		}
+		if (msg_encode(&a, &buf, &len) != -EINVAL)
+			fail_msg("case %d was not refused", k);
+		assert_null(buf);
+	}
 }
 
 static void test_round_trip_refusal(void **state)
@@ -2566,7 +2704,7 @@ static void test_encode_refuses_bad_tasks(void **state)
 		case 1: t.state = STATE_NONE; break;
 		case 2: t.state = STATE_CANCELLED + 1; break;
 		case 3: t.change = CHANGE_NONE; break;
-		case 4: t.change = CHANGE_CANCELLED + 1; break;
+		case 4: t.change = CHANGE_RESUMED + 1; break;
 		case 5: t.agency = NULL; break;
 		case 6: t.category = CATEGORY_NONE; break;
 		case 7: t.severity = SEVERITY_CRITICAL + 1; break;
@@ -2742,7 +2880,20 @@ static void test_names(void **state)
 	assert_null(msg_severity_name(SEVERITY_NONE));
 	assert_null(msg_severity_name(SEVERITY_CRITICAL + 1));
 	assert_string_equal(msg_op_name(OP_REASSIGN), "reassign");
-	assert_null(msg_op_name(OP_CANCEL + 1));
+	assert_string_equal(msg_op_name(OP_RESUME), "resume");
+	assert_null(msg_op_name(OP_RESUME + 1));
+	assert_string_equal(msg_alert_name(ALERT_MISSING_REPORT),
+			    "missing-report");
+	assert_null(msg_alert_name(ALERT_NONE));
+	assert_null(msg_alert_name(ALERT_MISSING_REPORT + 1));
+	assert_int_equal(msg_alert_from("escalation"), ALERT_ESCALATION);
+	assert_int_equal(msg_alert_from("alert"), ALERT_NONE);
+	assert_string_equal(msg_alert_topic(ALERT_OVERDUE), "alert.overdue");
+	assert_null(msg_alert_topic(ALERT_NONE));
+	assert_null(msg_topic(MSG_ALERT));
+	assert_int_equal(msg_topic_type("alert.reminder", 14), MSG_ALERT);
+	assert_int_equal(msg_topic_type("alert.remind", 12), MSG_NONE);
+	assert_int_equal(msg_topic_type("alert.", 6), MSG_NONE);
 	assert_string_equal(msg_code_name(CODE_UNSUPPORTED_VERSION),
 			    "unsupported_version");
 	assert_string_equal(msg_code_name(CODE_TOO_LARGE), "too_large");
@@ -2767,7 +2918,7 @@ static void test_names(void **state)
 	assert_string_equal(msg_change_name(CHANGE_REASSIGNED), "reassigned");
 	assert_string_equal(msg_change_name(CHANGE_CANCELLED), "cancelled");
 	assert_null(msg_change_name(CHANGE_NONE));
-	assert_null(msg_change_name(CHANGE_CANCELLED + 1));
+	assert_null(msg_change_name(CHANGE_RESUMED + 1));
 }
 
 /* Every name reads back as its value; anything else is NONE. */
@@ -2951,6 +3102,8 @@ int main(void)
 		cmocka_unit_test(test_random_task_bytes),
 		cmocka_unit_test(test_encode_task_only_set_fields),
 		cmocka_unit_test(test_encode_refuses_bad_tasks),
+		cmocka_unit_test(test_round_trip_alerts),
+		cmocka_unit_test(test_encode_refuses_bad_alerts),
 		cmocka_unit_test(test_encode_heartbeat),
 		cmocka_unit_test(test_encode_only_set_fields),
 		cmocka_unit_test(test_encode_refuses_missing_fields),
