@@ -491,7 +491,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-route: %s: %s\n", path, strerror(-r));
 		goto out;
 	}
-	r = route_load(path, &t, &err);
+	r = route_load(path, NULL, &t, &err);
 	if (r < 0) {
 		fprintf(stderr, "bench-route: %s\n",
 			config_error_text(&err, text, sizeof(text)));

@@ -464,6 +464,7 @@ struct bus_sub {
 	struct bus_sub_handler h;
 	uint64_t applied;	/* committed */
 	uint64_t known;		/* newest the publisher announced */
+	bool heard;		/* a replay-end or heartbeat came */
 	bool replaying;
 	int64_t replay_activity;	/* monotonic ms: asked, or last frame */
 	struct held *batch[BUS_BATCH_MAX];
@@ -587,6 +588,11 @@ uint64_t bus_sub_applied(const struct bus_sub *s)
 uint64_t bus_sub_known(const struct bus_sub *s)
 {
 	return s->known;
+}
+
+bool bus_sub_synced(const struct bus_sub *s)
+{
+	return s->heard && !s->replaying && s->applied >= s->known;
 }
 
 /* ---- applying ---- */
@@ -809,6 +815,7 @@ static int drain_replay(struct bus_sub *s, int *budget)
 				if (m.last > s->known)
 					s->known = m.last;
 				s->replaying = false;
+				s->heard = true;
 			}
 			msg_free(&m);
 		}
@@ -833,6 +840,7 @@ static int drain_live(struct bus_sub *s, int *budget)
 
 			if (seq > s->known)
 				s->known = seq;
+			s->heard = true;
 		} else if (n == 3) {
 			struct held *e = held_from(parts);
 

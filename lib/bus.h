@@ -158,4 +158,11 @@ uint64_t bus_sub_applied(const struct bus_sub *s);
 /* The newest sequence the publisher has announced (0 when unknown). */
 uint64_t bus_sub_known(const struct bus_sub *s);
 
+/*
+ * Whether the subscriber has heard from the publisher since it started
+ * (a replay-end or a heartbeat) and applied everything announced so far:
+ * what it knows is as complete as it can tell.
+ */
+bool bus_sub_synced(const struct bus_sub *s);
+
 #endif

@@ -44,6 +44,7 @@ enum section {
 
 struct load {
 	struct route_table *t;
+	const struct calendar *cal;	/* NULL: business time refused */
 	size_t nalloc;			/* room in t->rules */
 	struct config_error *err;	/* at the line being read */
 
@@ -179,19 +180,17 @@ static bool bad_agency(struct load *l, const char *key, const char *name,
 
 /*
  * A duration as lib/time.h has it, or "0" where zero is allowed. Business
- * time is named as such: it is not a typo, only not yet supported.
+ * time is named as such wherever it is refused, so that it never reads as
+ * a typo.
  */
 static int parse_duration(struct load *l, const char *key, const char *text,
 			  bool zero, int64_t *ms)
 {
-	size_t n = strlen(text);
 	int r;
 
-	if (n >= 2 && (strcmp(text + n - 2, "bd") == 0 ||
-		       strcmp(text + n - 2, "bh") == 0))
-		return fail(l, 0, "business time (%s) needs the business "
-			    "calendar, which this version does not have; use "
-			    "calendar time (e.g. 72h)", text);
+	if (calendar_is_business(text))
+		return fail(l, 0, "business time (%s) is for deadline and due "
+			    "only; %s is calendar time (e.g. 24h)", text, key);
 	if (zero && strcmp(text, "0") == 0) {
 		*ms = 0;
 		return 0;
@@ -441,19 +440,46 @@ static int set_continue(struct load *l, struct route_rule *rule,
 	return parse_bool(l, key, value, &rule->cont);
 }
 
+static int set_working_hours(struct load *l, struct route_rule *rule,
+			     const char *key, const char *value)
+{
+	int r = parse_bool(l, key, value, &rule->working_hours);
+
+	if (r == 0 && rule->working_hours && !l->cal)
+		return fail(l, 0, "working_hours needs the business calendar: "
+			    "set [baton] calendar in baton.conf");
+	return r;
+}
+
 static int set_deadline(struct load *l, struct route_rule *rule,
 			const char *key, const char *value)
 {
+	bool business = calendar_is_business(value);
 	int64_t ms;
 	int r;
 
-	r = parse_duration(l, key, value, false, &ms);
+	if (business && !l->cal)
+		return fail(l, 0, "business time (%s) needs the business "
+			    "calendar: set [baton] calendar in baton.conf",
+			    value);
+	if (business) {
+		r = calendar_parse_duration(l->cal, value, &ms);
+		if (r == -ERANGE)
+			return fail(l, 0, "duration '%s' for %s is too large",
+				    value, key);
+		if (r < 0)
+			return fail(l, 0, "invalid duration '%s' for %s: "
+				    "expected e.g. 3bd or 16bh", value, key);
+	} else {
+		r = parse_duration(l, key, value, false, &ms);
+	}
 	if (r < 0)
 		return r;
 	if (ms <= 0)
 		return fail(l, 0, "invalid deadline '%s': must be longer "
 			    "than 0", value);
 	rule->deadline_ms = ms;
+	rule->business = business;
 	l->deadline_line = l->err->line;
 	copy_text(l->deadline, value);
 	return 0;
@@ -617,7 +643,7 @@ static int set_title(struct load *l, struct route_rule *rule,
 enum key {
 	K_KIND, K_CATEGORY, K_SEVERITY, K_LOCALITY, K_AGENCY, K_DRILL,
 	K_ASSIGN, K_DEADLINE, K_REMINDERS, K_ESCALATION, K_NOTIFY,
-	K_CONTINUE, K_OFFICE, K_EVERY, K_DUE, K_TITLE,
+	K_CONTINUE, K_OFFICE, K_EVERY, K_DUE, K_TITLE, K_WORKING_HOURS,
 };
 
 #define RULE		(1u << IN_RULE)
@@ -648,6 +674,8 @@ static const struct {
 	[K_EVERY] = { "every", SCHEDULE, set_every },
 	[K_DUE] = { "due", SCHEDULE, set_deadline },
 	[K_TITLE] = { "title", SCHEDULE, set_title },
+	[K_WORKING_HOURS] = { "working_hours", RULE | DEFAULTS | SCHEDULE,
+			      set_working_hours },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -697,7 +725,12 @@ static int check_reminders(struct load *l, int64_t deadline,
 {
 	bool own = l->seen & (1u << K_REMINDERS);
 
-	if (longest < deadline)
+	/*
+	 * A business deadline spans more calendar time than it counts, by
+	 * how much depends on the day: a reminder that turns out to come
+	 * before the task began is dropped by the deadline daemon instead.
+	 */
+	if (longest < deadline || l->rule->business)
 		return 0;
 	return fail(l, own ? l->reminders_line : l->deadline_line,
 		    "reminder %s%s is not before the deadline %s", l->reminder,
@@ -745,8 +778,12 @@ static int inherit(struct load *l, struct route_rule *rule,
 	const struct route_rule *d = &l->t->triage;
 	int r;
 
-	if (!(l->seen & (1u << deadline_key)))
+	if (!(l->seen & (1u << deadline_key))) {
 		rule->deadline_ms = d->deadline_ms;
+		rule->business = d->business;
+	}
+	if (!(l->seen & (1u << K_WORKING_HOURS)))
+		rule->working_hours = d->working_hours;
 	if (!(l->seen & (1u << K_REMINDERS))) {
 		r = copy_reminders(l, rule, d);
 		if (r < 0)
@@ -1039,11 +1076,11 @@ void route_free(struct route_table *t)
 	free(t);
 }
 
-int route_load(const char *path, struct route_table **ret,
-	       struct config_error *err)
+int route_load(const char *path, const struct calendar *cal,
+	       struct route_table **ret, struct config_error *err)
 {
 	struct config_error e = { .line = 0 };
-	struct load l = { .err = &e };
+	struct load l = { .err = &e, .cal = cal };
 	struct route_table *t;
 	int r;
 
@@ -1074,6 +1111,18 @@ out:
 	}
 	route_free(t);
 	return r;
+}
+
+int route_due(const struct route_rule *r, const struct calendar *cal,
+	      instant_t from, instant_t *due)
+{
+	if (r->business)
+		return cal ? calendar_add(cal, from, r->deadline_ms, due) :
+			     -EINVAL;
+	if (r->deadline_ms > INT64_MAX - from)
+		return -ERANGE;
+	*due = from + r->deadline_ms;
+	return 0;
 }
 
 /* ------------------------------------------------------------- matching */

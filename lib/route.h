@@ -29,10 +29,14 @@
  * office with the defaults. Matching is a pure function of the report, so
  * `batonctl routes test` shows exactly what the router will do.
  *
- * Durations are lib/time.h durations ("90s", "36h", "3d"). Business time
- * ("3bd", "16bh") needs the business calendar, which comes with the deadline
- * daemon; until then it is refused with a message saying so, never
- * approximated.
+ * Durations are lib/time.h durations ("90s", "36h", "3d"). A deadline (a
+ * schedule's due) may be business time instead ("3bd", "16bh", counted in
+ * the working hours of the business calendar, lib/calendar.h), when
+ * [baton] calendar names one; without it, and in reminders and escalation
+ * steps, business time is refused with a message saying so, never
+ * approximated. "working_hours = yes" (in a rule, a schedule or
+ * [defaults]) asks for reminders in working time only: the deadline
+ * daemon moves one that would fall at night or on a holiday.
  *
  * Ownership: a struct route_table owns everything in it; route_free() frees
  * it. Matching returns pointers into the table.
@@ -44,6 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calendar.h"
 #include "config.h"
 #include "msg.h"
 
@@ -73,6 +78,8 @@ struct route_rule {
 	/* consequences */
 	char *assign;			/* agency the task goes to */
 	int64_t deadline_ms;		/* from acceptance, > 0 */
+	bool business;			/* deadline_ms is working time */
+	bool working_hours;		/* reminders in working time only */
 	int64_t *reminders_ms;		/* before the deadline, descending */
 	size_t nreminders;
 	struct route_step *escalation;	/* ascending after_ms */
@@ -129,16 +136,25 @@ struct route_table {
 };
 
 /*
- * Load and check the rules in path. Every error names the file and line:
- * unknown section or key, a bad value (with the value), a duplicate rule
- * name, a rule without assign, a business duration, a reminder not before
- * the deadline, [defaults] after a rule, more than ROUTE_MAX_RULES rules or
+ * Load and check the rules in path against calendar cal (NULL: none).
+ * Every error names the file and line: unknown section or key, a bad value
+ * (with the value), a duplicate rule name, a rule without assign, business
+ * time without a calendar or outside a deadline, a reminder not before the
+ * deadline, [defaults] after a rule, more than ROUTE_MAX_RULES rules or
  * ROUTE_MAX_LIST entries.
  * Returns 0 and sets *ret (free with route_free()), -ENOENT and other
  * -errno when the file cannot be read, -EINVAL, -ENOMEM.
  */
-int route_load(const char *path, struct route_table **ret,
-	       struct config_error *err);
+int route_load(const char *path, const struct calendar *cal,
+	       struct route_table **ret, struct config_error *err);
+
+/*
+ * The deadline rule r sets for what starts at from: from plus deadline_ms,
+ * of working time in calendar cal when r->business. Returns 0 and sets
+ * *due, -EINVAL (business time, no calendar), -ERANGE.
+ */
+int route_due(const struct route_rule *r, const struct calendar *cal,
+	      instant_t from, instant_t *due);
 
 /* Free a table. Takes NULL. */
 void route_free(struct route_table *t);

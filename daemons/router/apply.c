@@ -12,7 +12,8 @@
  *   progress report     the task goes in-progress, if the sender holds it
  *   completion report   the task is done, if the sender holds it
  *   periodic report     closes the obligations it answers (obligations.c)
- *   command             complete, extend, reassign or cancel, with reason
+ *   command             complete, extend, reassign, cancel, wait or
+ *                       resume, with reason
  *
  * A report or command that may not change its task changes nothing: it
  * goes into the task's history (when there is a task) and out as
@@ -112,7 +113,9 @@ static int create_tasks(struct router *rt, struct store_txn *t,
 			.category = m->category, .severity = m->severity,
 			.title = m->title, .drill = m->drill,
 			.created_at = m->accepted_at,
-			.due_at = m->accepted_at + rule->deadline_ms,
+			.changed_at = m->accepted_at,
+			.business = rule->business,
+			.working_hours = rule->working_hours,
 			.plan = 1, .rule = rule->name,
 			.origin_agency = m->agency, .origin_id = m->id,
 			.origin_seq = seq, .cause_seq = seq, .by = m->agency,
@@ -127,6 +130,14 @@ static int create_tasks(struct router *rt, struct store_txn *t,
 			continue;
 		if (r != -ENOENT)
 			return r;
+		r = route_due(rule, rt->cal, m->accepted_at, &task.due_at);
+		if (r < 0) {
+			log_warnx("%s: rule %s: no working time after %" PRId64
+				  " in the calendar; the deadline of %s counts "
+				  "calendar time", __func__, rule->name,
+				  m->accepted_at, id);
+			task.due_at = m->accepted_at + rule->deadline_ms;
+		}
 		task.nreminders = rule->nreminders;
 		memcpy(task.reminders, rule->reminders_ms,
 		       rule->nreminders * sizeof(int64_t));
@@ -204,12 +215,17 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 		r = refuse(rt, t, m->task, true, m, seq, "task %s is assigned "
 			   "to %s, not %s", m->task, task.agency, m->agency);
 	else {
+		/* Progress on a waiting task leaves its clock paused. */
 		if (m->kind == KIND_COMPLETION)
 			router_transition(rt, &task, STATE_DONE,
 					  CHANGE_COMPLETED);
+		else if (task.state == STATE_WAITING)
+			router_transition(rt, &task, STATE_WAITING,
+					  CHANGE_PROGRESS);
 		else
 			router_transition(rt, &task, STATE_IN_PROGRESS,
 					  CHANGE_PROGRESS);
+		task.changed_at = m->accepted_at;
 		task.cause_seq = seq;
 		task.by = m->agency;
 		task.note = m->title;
@@ -218,6 +234,28 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 	}
 	msg_free(&task);
 	return r;
+}
+
+/*
+ * The deadline of a task that waited from task->waiting_since until now:
+ * moved by the time it waited, counted as its deadline is (working time
+ * for a business-time deadline).
+ */
+static instant_t resumed_due(const struct router *rt, const struct msg *task,
+			     instant_t now)
+{
+	int64_t waited = now - task->waiting_since;
+	instant_t due;
+
+	if (waited <= 0)
+		return task->due_at;
+	if (task->business && rt->cal &&
+	    calendar_add(rt->cal, task->due_at,
+			 calendar_between(rt->cal, task->waiting_since, now),
+			 &due) == 0)
+		return due;
+	return waited > INT64_MAX - task->due_at ? INT64_MAX :
+	       task->due_at + waited;
 }
 
 /* An operator's command. */
@@ -255,10 +293,33 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 		task.plan++;
 		router_transition(rt, &task, task.state, CHANGE_REASSIGNED);
 		break;
+	case OP_WAIT:
+		if (task.state == STATE_WAITING) {
+			r = refuse(rt, t, m->task, true, m, seq, "task %s is "
+				   "already waiting", m->task);
+			goto out;
+		}
+		/* Its clock stops: deadline downstream holds every step. */
+		task.waiting_since = m->accepted_at;
+		router_transition(rt, &task, STATE_WAITING, CHANGE_WAITING);
+		break;
+	case OP_RESUME:
+		if (task.state != STATE_WAITING) {
+			r = refuse(rt, t, m->task, true, m, seq, "task %s is "
+				   "not waiting", m->task);
+			goto out;
+		}
+		/* A new plan: the deadline moved by the time spent waiting. */
+		task.due_at = resumed_due(rt, &task, m->accepted_at);
+		task.plan++;
+		router_transition(rt, &task, STATE_IN_PROGRESS,
+				  CHANGE_RESUMED);
+		break;
 	default:
 		r = -EINVAL;	/* intake let through an op we do not know */
 		goto out;
 	}
+	task.changed_at = m->accepted_at;
 	task.cause_seq = seq;
 	task.by = m->agency;
 	task.reason = m->reason;

@@ -25,25 +25,38 @@ static const char about[] =
 "Route every report accepted by baton-intake to the unit responsible,\n"
 "turn it into a task with a deadline, apply progress, completion and\n"
 "operator commands to the tasks, and publish every change. --check checks\n"
-"the routing rules too. SIGHUP reloads the rules; if the new file is\n"
-"wrong, the rules in force stay and the error is logged.\n";
+"the routing rules and the business calendar too. SIGHUP reloads both; if\n"
+"either new file is wrong, both in force stay and the error is logged.\n";
 
-/* Load the rules named by conf; on error, print or log where, say why. */
+/*
+ * Load the business calendar (if conf names one) and the rules, which may
+ * count in it; on error, print or log where, say why.
+ */
 static int load_routes(const struct config *conf, struct route_table **ret,
-		       bool to_log)
+		       struct calendar **ret_cal, bool to_log)
 {
 	struct config_error err;
 	char text[1024];
-	int r;
+	int r = 0;
 
+	*ret_cal = NULL;
 	if (!conf->routes) {
 		snprintf(text, sizeof(text), "%s: [baton] routes is not set",
 			 conf->path);
 		r = -EINVAL;
-	} else {
-		r = route_load(conf->routes, ret, &err);
+	}
+	if (r == 0 && conf->calendar) {
+		r = calendar_load(conf->calendar, ret_cal, &err);
 		if (r < 0)
 			config_error_text(&err, text, sizeof(text));
+	}
+	if (r == 0) {
+		r = route_load(conf->routes, *ret_cal, ret, &err);
+		if (r < 0) {
+			config_error_text(&err, text, sizeof(text));
+			calendar_free(*ret_cal);
+			*ret_cal = NULL;
+		}
 	}
 	if (r < 0) {
 		if (to_log)
@@ -58,13 +71,17 @@ static void on_reload(void *arg)
 {
 	struct router *rt = arg;
 	struct route_table *fresh = NULL;
+	struct calendar *cal = NULL;
 
-	if (load_routes(rt->conf, &fresh, true) < 0) {
-		log_warnx("keeping the %zu rules in force", rt->routes->nrules);
+	if (load_routes(rt->conf, &fresh, &cal, true) < 0) {
+		log_warnx("keeping the %zu rules and the calendar in force",
+			  rt->routes->nrules);
 		return;
 	}
 	route_free(rt->routes);
+	calendar_free(rt->cal);
 	rt->routes = fresh;
+	rt->cal = cal;
 	rt->obligations_at = 0;		/* new schedules: look again now */
 	log_info("reloaded %zu rules and %zu schedules from %s",
 		 fresh->nrules, fresh->nschedules, fresh->path);
@@ -202,6 +219,7 @@ static void teardown(struct router *rt)
 		zmq_ctx_term(rt->zctx);
 	store_close(rt->store);
 	route_free(rt->routes);
+	calendar_free(rt->cal);
 	service_free(rt->svc);	/* last: it unblocks the stop signals */
 }
 
@@ -224,7 +242,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	rt.conf = conf;
-	if (load_routes(conf, &rt.routes, false) < 0) {
+	if (load_routes(conf, &rt.routes, &rt.cal, false) < 0) {
 		config_free(conf);
 		return 1;
 	}
@@ -232,7 +250,11 @@ int main(int argc, char **argv)
 		printf("%s: OK\n%s: OK, %zu rules, %zu schedules\n",
 		       args.config, rt.routes->path, rt.routes->nrules,
 		       rt.routes->nschedules);
+		if (rt.cal)
+			printf("%s: OK, zone %s\n", calendar_path(rt.cal),
+			       calendar_zone(rt.cal));
 		route_free(rt.routes);
+		calendar_free(rt.cal);
 		config_free(conf);
 		return 0;
 	}

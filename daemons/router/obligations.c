@@ -35,7 +35,8 @@ static bool owes(const struct route_schedule *sc, const char *agency)
 }
 
 /* The obligation of agency for period (start..end) under sc, opened. */
-static void obligation(const struct route_schedule *sc, const char *agency,
+static void obligation(const struct route_schedule *sc,
+		       const struct calendar *cal, const char *agency,
 		       const char *period, int64_t start, int64_t end,
 		       char *id, size_t idsize, struct msg *task)
 {
@@ -45,11 +46,14 @@ static void obligation(const struct route_schedule *sc, const char *agency,
 		.type = MSG_TASK_CREATED, .state = STATE_OPEN,
 		.change = CHANGE_CREATED, .agency = agency,
 		.category = sc->category, .title = sc->title,
-		.period = period, .created_at = start,
-		.due_at = end + rule->deadline_ms, .plan = 1,
+		.period = period, .created_at = start, .changed_at = start,
+		.business = rule->business,
+		.working_hours = rule->working_hours, .plan = 1,
 		.rule = rule->name,
 		.task = route_obligation_id(sc, agency, period, id, idsize),
 	};
+	if (route_due(rule, cal, end, &task->due_at) < 0)
+		task->due_at = end + rule->deadline_ms;
 	task->nreminders = rule->nreminders;
 	memcpy(task->reminders, rule->reminders_ms,
 	       rule->nreminders * sizeof(int64_t));
@@ -114,11 +118,12 @@ int router_periodic(struct router *rt, struct store_txn *t,
 			continue;
 		}
 		if (r == -ENOENT)	/* early, or a rebuilt store */
-			obligation(sc, m->agency, m->period, start, end, id,
-				   sizeof(id), &task);
+			obligation(sc, rt->cal, m->agency, m->period, start,
+				   end, id, sizeof(id), &task);
 		else if (r < 0)
 			return r;
 		router_transition(rt, &task, STATE_DONE, CHANGE_COMPLETED);
+		task.changed_at = m->accepted_at;
 		task.cause_seq = seq;
 		task.origin_agency = m->agency;
 		task.origin_id = m->id;
@@ -169,8 +174,8 @@ static int ensure(struct router *rt, struct store_txn *t, int64_t now,
 					continue;
 				if (r != -ENOENT)
 					return r;
-				obligation(sc, *a, period, start, end, id,
-					   sizeof(id), &task);
+				obligation(sc, rt->cal, *a, period, start, end,
+					   id, sizeof(id), &task);
 				r = router_publish_task(rt, t, &task);
 				if (r < 0)
 					return r;

@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "bus.h"
+#include "calendar.h"
 #include "config.h"
 #include "route.h"
 #include "service.h"
@@ -17,6 +18,8 @@
 struct router {
 	const struct config *conf;	/* owned by main() */
 	struct route_table *routes;	/* replaced whole on SIGHUP */
+	struct calendar *cal;		/* the one routes was loaded with;
+					   NULL without [baton] calendar */
 	void *zctx;
 	struct store *store;
 	struct task_store tasks;

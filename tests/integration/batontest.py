@@ -51,12 +51,14 @@ BUILD = os.path.abspath(os.environ.get("BATON_BUILD",
                                        os.path.join(SOURCE, "build")))
 INTAKE_BIN = os.path.join(BUILD, "daemons", "intake", "baton-intake")
 ROUTER_BIN = os.path.join(BUILD, "daemons", "router", "baton-router")
+DEADLINE_BIN = os.path.join(BUILD, "daemons", "deadline", "baton-deadline")
 BATONCTL_BIN = os.path.join(BUILD, "tools", "batonctl", "batonctl")
 BUSTAP_BIN = os.path.join(BUILD, "tests", "bus-tap")
 
 KEEP_TMP = os.environ.get("BATON_KEEP_TMP") == "1"
 
 BUNDLED_ROUTES = os.path.join(SOURCE, "config", "routes.conf")
+BUNDLED_CALENDAR = os.path.join(SOURCE, "config", "calendar.conf")
 
 # Limits of PROTOCOL.md and lib/msg.h, in bytes.
 ID_MAX = 128
@@ -336,10 +338,12 @@ class BatonEnv:
 
     routes: the routes file the router reads ([baton] routes): None for
     the bundled config/routes.conf, or a path (use write_file() to make
-    one in the temp dir; it may not exist until the router starts)."""
+    one in the temp dir; it may not exist until the router starts).
+    calendar: the business calendar ([baton] calendar): None for none,
+    "bundled" for config/calendar.conf, or a path."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
-                 map_size="64M", routes=None):
+                 map_size="64M", routes=None, calendar=None):
         check_binaries(INTAKE_BIN, BATONCTL_BIN)
         self.dir = make_tmpdir()
         self.state_dir = os.path.join(self.dir, "state")
@@ -355,7 +359,13 @@ class BatonEnv:
         self.router_publish = "ipc://" + os.path.join(self.dir, "router.pub")
         self.router_replay = "ipc://" + os.path.join(self.dir,
                                                      "router.replay")
+        self.deadline_publish = "ipc://" + os.path.join(self.dir,
+                                                        "deadline.pub")
+        self.deadline_replay = "ipc://" + os.path.join(self.dir,
+                                                       "deadline.replay")
         self.routes = os.path.abspath(routes or BUNDLED_ROUTES)
+        if calendar == "bundled":
+            calendar = BUNDLED_CALENDAR
         self.conf = os.path.join(self.dir, "baton.conf")
         lines = [
             "; written by tests/integration/batontest.py",
@@ -364,10 +374,18 @@ class BatonEnv:
             "auth = none",
             "map_size = %s" % map_size,
             "routes = %s" % self.routes,
+        ]
+        if calendar is not None:
+            lines.append("calendar = %s" % os.path.abspath(calendar))
+        lines += [
             "",
             "[router]",
             "publish = %s" % self.router_publish,
             "replay = %s" % self.router_replay,
+            "",
+            "[deadline]",
+            "publish = %s" % self.deadline_publish,
+            "replay = %s" % self.deadline_replay,
             "",
             "[intake]",
             "submit = %s" % self.submit,
@@ -384,6 +402,8 @@ class BatonEnv:
                               [INTAKE_BIN, "-c", self.conf])
         self.router = Process(self.dir, "router",
                               [ROUTER_BIN, "-c", self.conf])
+        self.deadline = Process(self.dir, "deadline",
+                                [DEADLINE_BIN, "-c", self.conf])
         self.ctx = zmq.Context()
         self.clients = []
         self.taps = []
@@ -396,6 +416,10 @@ class BatonEnv:
     def start_router(self):
         check_binaries(ROUTER_BIN)
         return self.router.start()
+
+    def start_deadline(self):
+        check_binaries(DEADLINE_BIN)
+        return self.deadline.start()
 
     @property
     def router_state(self):
@@ -412,14 +436,16 @@ class BatonEnv:
         return path
 
     def tap(self, name="tap", delay_us=None, publisher="intake"):
-        """A bus-tap subscribed to publisher "intake" or "router" (not
-        started yet)."""
+        """A bus-tap subscribed to publisher "intake", "router" or
+        "deadline" (not started yet)."""
         check_binaries(BUSTAP_BIN)
         state = os.path.join(self.dir, name)
         if publisher == "intake":
             pub, replay = self.publish, self.replay
         elif publisher == "router":
             pub, replay = self.router_publish, self.router_replay
+        elif publisher == "deadline":
+            pub, replay = self.deadline_publish, self.deadline_replay
         else:
             raise ValueError("no publisher %r" % publisher)
         argv = [BUSTAP_BIN, "--state", state, "--name", publisher,
@@ -507,6 +533,7 @@ class BatonEnv:
         self.clients = []
         for t in self.taps:
             t.kill()
+        self.deadline.kill()
         self.router.kill()
         self.intake.kill()
         self.ctx.destroy(linger=0)

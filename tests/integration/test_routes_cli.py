@@ -151,7 +151,7 @@ class ReloadTest(unittest.TestCase):
 
         # broken: the old rules stay
         self.write(GOOD.replace("assign", "asign"))
-        self.hup("keeping the 1 rules in force")
+        self.hup("keeping the 1 rules and the calendar in force")
         log = self.env.router.output()
         self.assertRegex(log, "%s:3: [^\n]*asign" % re.escape(self.routes))
         t2 = self.incident()
@@ -175,7 +175,7 @@ class ReloadTest(unittest.TestCase):
 
         # a deleted file: kept as well
         os.unlink(self.routes)
-        self.hup("keeping the 1 rules in force")
+        self.hup("keeping the 1 rules and the calendar in force")
         t4 = self.incident()
         self.assertEqual(t4["agency"], "agency-two")
 

@@ -15,6 +15,7 @@
  *   report.accepted, command.accepted   SEQ TOPIC AGENCY ID
  *   task.created/updated/closed         SEQ TOPIC AGENCY TASK  (assigned agency)
  *   task.refused                        SEQ TOPIC AGENCY TASK  (the sender)
+ *   alert.<kind>                        SEQ TOPIC AGENCY ALERT_ID
  *
  * with "-" for what a body does not carry or when it does not decode.
  *
@@ -70,7 +71,7 @@ static int apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 	uint8_t key[8];
 	const void *v;
 	size_t vlen;
-	char row[256];
+	char row[512];
 	struct msg m = { 0 };
 	const char *what;
 	int n, r;
@@ -86,18 +87,20 @@ static int apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 	if (store_get(t, tap->seen, key, 8, &v, &vlen) == 0)
 		return meta_add(t, tap->meta, "dups", 1);
 	if (msg_decode_event(ev->topic, ev->topic_len, ev->body, ev->body_len,
-			     &m, NULL) == 0 && m.type != MSG_REPORT_ACCEPTED &&
-	    m.type != MSG_COMMAND_ACCEPTED)
-		what = m.task;		/* a task event or a refusal */
-	else
+			     &m, NULL) < 0 || m.type == MSG_REPORT_ACCEPTED ||
+	    m.type == MSG_COMMAND_ACCEPTED)
 		what = m.id;
+	else if (m.type == MSG_ALERT)
+		what = m.alert_id;
+	else
+		what = m.task;		/* a task event or a refusal */
 	n = snprintf(row, sizeof(row), "%.*s %s %s", (int)ev->topic_len,
 		     ev->topic, m.agency ? m.agency : "-", what ? what : "-");
 	msg_free(&m);
 	if (n < 0)
 		return -EINVAL;
 	if ((size_t)n >= sizeof(row))
-		n = sizeof(row) - 1;	/* bounded: topic 64, agency 64 */
+		n = sizeof(row) - 1;	/* bounded: topic, agency, alert id */
 	r = store_put(t, tap->seen, key, 8, row, (size_t)n, 0);
 	if (r == 0) {
 		store_u64_key(ev->seq, key);

@@ -32,6 +32,7 @@ struct fixture {
 	char dir[PATH_MAX];		/* the temporary directory */
 	char path[PATH_MAX + 64];	/* the last file written */
 	struct route_table *t;		/* freed by teardown */
+	struct calendar *cal;		/* routes load against it; NULL */
 };
 
 static int setup(void **state)
@@ -61,6 +62,7 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	route_free(fx->t);
+	calendar_free(fx->cal);
 	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
 	free(fx);
 	return 0;
@@ -84,7 +86,7 @@ static int load(struct fixture *fx, const char *text, struct config_error *err)
 	memset(err, 0, sizeof *err);
 	route_free(fx->t);
 	fx->t = NULL;
-	return route_load(write_file(fx, text), &fx->t, err);
+	return route_load(write_file(fx, text), fx->cal, &fx->t, err);
 }
 
 static const struct route_table *load_ok(struct fixture *fx, const char *text)
@@ -763,23 +765,77 @@ static void test_bad_durations(void **state)
 		       "e.g. 90s, 36h or 3d");
 }
 
+/* Business time without a calendar, or where it has no meaning. */
 static void test_business_time(void **state)
 {
 	assert_invalid(*state,
 		       "[rule x]\nassign = a\ndeadline = 3bd\n",
-		       3, "business time (3bd) needs the business calendar, "
-		       "which this version does not have; use calendar time "
-		       "(e.g. 72h)");
+		       3, "business time (3bd) needs the business calendar: "
+		       "set [baton] calendar in baton.conf");
+	assert_invalid(*state,
+		       "[rule x]\nassign = a\nworking_hours = yes\n",
+		       3, "working_hours needs the business calendar: set "
+		       "[baton] calendar in baton.conf");
 	assert_invalid(*state,
 		       "[defaults]\nreminders = 16bh, 2h\n",
-		       2, "business time (16bh) needs the business calendar, "
-		       "which this version does not have; use calendar time "
-		       "(e.g. 72h)");
+		       2, "business time (16bh) is for deadline and due only; "
+		       "reminders is calendar time (e.g. 24h)");
 	assert_invalid(*state,
 		       "[rule x]\nassign = a\nescalation = office@+2bd\n",
-		       3, "business time (2bd) needs the business calendar, "
-		       "which this version does not have; use calendar time "
-		       "(e.g. 72h)");
+		       3, "business time (2bd) is for deadline and due only; "
+		       "escalation is calendar time (e.g. 24h)");
+}
+
+/*
+ * With a calendar: business deadlines count working time only, and
+ * working_hours is inherited from [defaults] like the rest.
+ */
+static void test_business_calendar(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	const struct route_table *t;
+	char path[PATH_MAX + 32];
+	instant_t from, due, want;
+	FILE *f;
+
+	snprintf(path, sizeof path, "%s/calendar.conf", fx->dir);
+	f = fopen(path, "we");
+	assert_non_null(f);
+	fputs("[calendar]\ntimezone = Asia/Ho_Chi_Minh\n"
+	      "workdays = mon, tue, wed, thu, fri\nhours = 08:00-17:00\n"
+	      "[holidays]\n2026-12-31 = test holiday\n", f);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(calendar_load(path, &fx->cal, &err), 0);
+
+	t = load_ok(fx, "[defaults]\nworking_hours = yes\n"
+		    "[rule b]\nassign = a\ndeadline = 2bd\n"
+		    "[rule h]\nassign = a\ndeadline = 16bh\n"
+		    "working_hours = no\n"
+		    "[schedule s]\nagency = a\nevery = month\n"
+		    "category = cybersecurity\ntitle = t\ndue = 5bd\n");
+	assert_true(t->triage.working_hours);
+	assert_false(t->triage.business);
+	assert_true(t->rules[0].business);
+	assert_int_equal(t->rules[0].deadline_ms, 18 * H);
+	assert_true(t->rules[0].working_hours);
+	assert_true(t->rules[1].business);
+	assert_int_equal(t->rules[1].deadline_ms, 16 * H);
+	assert_false(t->rules[1].working_hours);
+	assert_true(t->schedules[0].rule.business);
+	assert_int_equal(t->schedules[0].rule.deadline_ms, 45 * H);
+
+	/* Wed 2026-12-30 16:00 +07 + 2bd skips the holiday on Thursday and
+	 * the weekend: 1h on Wednesday, 9h on Friday, 8h on Monday. */
+	assert_int_equal(time_parse_instant("2026-12-30T09:00:00Z", &from), 0);
+	assert_int_equal(route_due(&t->rules[0], fx->cal, from, &due), 0);
+	assert_int_equal(time_parse_instant("2027-01-04T09:00:00Z", &want), 0);
+	assert_int_equal(due, want);
+	/* Calendar time is plain addition, calendar or not. */
+	assert_int_equal(route_due(&t->triage, NULL, from, &due), 0);
+	assert_int_equal(due, from + 72 * H);
+	/* Business time without its calendar is an error, not a guess. */
+	assert_int_equal(route_due(&t->rules[0], NULL, from, &due), -EINVAL);
 }
 
 /* A reminder at or past the deadline is refused, wherever each came from. */
@@ -929,12 +985,12 @@ static void test_missing_file(void **state)
 	char path[PATH_MAX + 16];
 
 	snprintf(path, sizeof path, "%s/absent.conf", fx->dir);
-	assert_int_equal(route_load(path, &fx->t, &err), -ENOENT);
+	assert_int_equal(route_load(path, NULL, &fx->t, &err), -ENOENT);
 	assert_null(fx->t);
 	assert_string_equal(err.file, path);
 	assert_int_equal(err.line, 0);
 	assert_string_equal(err.msg, strerror(ENOENT));
-	assert_int_equal(route_load(path, &fx->t, NULL), -ENOENT);
+	assert_int_equal(route_load(path, NULL, &fx->t, NULL), -ENOENT);
 	route_free(NULL);
 }
 
@@ -968,7 +1024,7 @@ static void test_bundled_file(void **state)
 		snprintf(path, sizeof path, "%s/../../config/routes.conf",
 			 dirname(here));
 	}
-	rc = route_load(path, &fx->t, &err);
+	rc = route_load(path, NULL, &fx->t, &err);
 	if (rc < 0)
 		fail_msg("%s", config_error_text(&err, buf, sizeof buf));
 	assert_string_equal(fx->t->office, "office");
@@ -1225,6 +1281,7 @@ int main(void)
 		T(test_bad_values),
 		T(test_bad_durations),
 		T(test_business_time),
+		T(test_business_calendar),
 		T(test_reminder_not_before_deadline),
 		T(test_lists),
 		T(test_duplicate_rule),

@@ -377,9 +377,15 @@ static void print_rule(const struct route_rule *r, size_t i)
 	printf("%zu. rule %s", i, r->name);
 	if (r->line)
 		printf(" (line %d)", r->line);
-	printf("%s\n   assign to   %s\n   deadline    %s after acceptance\n",
-	       r->cont ? ", continue" : "", r->assign,
-	       time_format_duration(r->deadline_ms, d, sizeof(d)));
+	if (r->business)
+		printf("%s\n   assign to   %s\n   deadline    %s of working "
+		       "time after acceptance\n", r->cont ? ", continue" : "",
+		       r->assign,
+		       time_format_duration(r->deadline_ms, d, sizeof(d)));
+	else
+		printf("%s\n   assign to   %s\n   deadline    %s after "
+		       "acceptance\n", r->cont ? ", continue" : "", r->assign,
+		       time_format_duration(r->deadline_ms, d, sizeof(d)));
 	printf("   reminders  ");
 	for (size_t k = 0; k < r->nreminders; k++)
 		printf(" %s before", time_format_duration(r->reminders_ms[k], d,
@@ -391,6 +397,8 @@ static void print_rule(const struct route_rule *r, size_t i)
 					    sizeof(d)),
 		       k + 1 < r->nescalation ? "," : "");
 	printf("%s\n   notify     ", r->nescalation ? "" : " none");
+	if (r->working_hours)
+		printf(" (reminders in working hours only)");
 	for (size_t k = 0; r->notify && r->notify[k]; k++)
 		printf(" %s", r->notify[k]);
 	printf("%s\n", r->notify ? "" : " nobody else");
@@ -400,6 +408,7 @@ int cmd_routes(struct ctl *ctl, int argc, char **argv)
 {
 	const struct route_rule *rules[ROUTE_MAX_MATCHES];
 	struct route_table *table = NULL;
+	struct calendar *cal = NULL;
 	const struct config *conf;
 	struct config_error err;
 	struct msg_error merr;
@@ -425,8 +434,10 @@ int cmd_routes(struct ctl *ctl, int argc, char **argv)
 		ctl_error("%s: [baton] routes is not set", conf->path);
 		return 1;
 	}
-	if (route_load(conf->routes, &table, &err) < 0) {
+	if ((conf->calendar && calendar_load(conf->calendar, &cal, &err) < 0) ||
+	    route_load(conf->routes, cal, &table, &err) < 0) {
 		ctl_error("%s", config_error_text(&err, text, sizeof(text)));
+		calendar_free(cal);
 		return 1;
 	}
 	o = strcmp(argv[2], "-") == 0 ?
@@ -437,6 +448,7 @@ int cmd_routes(struct ctl *ctl, int argc, char **argv)
 			  o ? "expected a JSON object" : jerr.text);
 		json_decref(o);
 		route_free(table);
+		calendar_free(cal);
 		return 1;
 	}
 	/* Fill in what a report needs but routing does not look at. */
@@ -474,5 +486,6 @@ int cmd_routes(struct ctl *ctl, int argc, char **argv)
 	msgpack_sbuffer_destroy(&sb);
 	json_decref(o);
 	route_free(table);
+	calendar_free(cal);
 	return status;
 }
