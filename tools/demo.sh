@@ -2,7 +2,12 @@
 # demo.sh - run Baton on the bundled config/ in a temporary directory and
 # show it working: several agencies report, intake logs every report, the
 # router turns them into tasks for the units responsible, progress and
-# completion reports move the tasks, and everything stops cleanly.
+# completion reports move the tasks, the deadline daemon reminds, declares
+# overdue and escalates, and everything stops cleanly.
+#
+# So that deadlines pass while you watch, the demo runs the bundled rules
+# with every hour read as a second (a day as 24 seconds): the critical
+# incident's 24h deadline passes 24 seconds after it is reported.
 #
 # usage: tools/demo.sh [BUILD_DIR]     (make demo runs it)
 set -euo pipefail
@@ -14,6 +19,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$here/build}" && pwd)
 intake="$build/daemons/intake/baton-intake"
 router="$build/daemons/router/baton-router"
+deadline="$build/daemons/deadline/baton-deadline"
 ctl="$build/tools/batonctl/batonctl"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-demo.XXXXXX")
@@ -33,22 +39,30 @@ sed -e "s|^state_dir *=.*|state_dir = $work/state|" \
     -e "s|ipc:///run/baton/|ipc://$work/|" \
     -e "s|^submit *=.*|submit = tcp://127.0.0.1:$port|" \
     "$here/config/baton.conf" > "$work/baton.conf"
-cp "$here/config/routes.conf" "$work/"
+cp "$here/config/calendar.conf" "$work/"
+perl -pe 'if (/^(deadline|due|reminders|escalation)\s*=/) {
+	s/\b(\d+)d\b/($1 * 24) . "s"/ge; s/\b(\d+)h\b/$1s/g }' \
+	"$here/config/routes.conf" > "$work/routes.conf"
 conf="$work/baton.conf"
 
 say "Checking the configuration and the routing rules"
 "$intake" -c "$conf" --check
 "$router" -c "$conf" --check
+"$deadline" -c "$conf" --check
 
-say "Starting baton-intake and baton-router (state in $work/state)"
+say "Starting baton-intake, baton-router and baton-deadline (state in $work/state)"
 "$intake" -c "$conf" 2> >(sed -u 's/^/    [intake] /' >&2) &
 pids+=($!)
 "$router" -c "$conf" 2> >(sed -u 's/^/    [router] /' >&2) &
 pids+=($!)
+"$deadline" -c "$conf" 2> >(sed -u 's/^/    [deadline] /' >&2) &
+pids+=($!)
 for _ in $(seq 50); do
-	[ -S "$work/intake.replay" ] && [ -S "$work/router.replay" ] && break
+	[ -S "$work/intake.replay" ] && [ -S "$work/router.replay" ] &&
+		[ -S "$work/deadline.replay" ] && break
 	sleep 0.1
 done
+start=$(date +%s)
 
 submit() { "$ctl" -c "$conf" submit "$@" | sed 's/^/    /'; }
 
@@ -106,6 +120,17 @@ sleep 0.5
 
 say "batonctl task T-1: the task and its whole history"
 "$ctl" -c "$conf" task T-1
+
+say "batonctl timers --task T-1: what baton-deadline will send, and when"
+"$ctl" -c "$conf" timers --task T-1 | sed 's/^/    /'
+
+say "Waiting for T-1's deadline (24s after it was reported), and T-2's"
+echo "    Reminders, the overdue alerts and the escalations show up live above"
+echo "    as baton-deadline fires them. T-4 was completed: nothing fires for it."
+until [ $(( $(date +%s) - start )) -ge 40 ]; do sleep 1; done
+
+say "batonctl alerts: what fired"
+"$ctl" -c "$conf" alerts | sed 's/^/    /'
 
 say "batonctl verify: the hash chain"
 "$ctl" -c "$conf" verify

@@ -339,8 +339,9 @@ class BatonEnv:
     routes: the routes file the router reads ([baton] routes): None for
     the bundled config/routes.conf, or a path (use write_file() to make
     one in the temp dir; it may not exist until the router starts).
-    calendar: the business calendar ([baton] calendar): None for none,
-    "bundled" for config/calendar.conf, or a path."""
+    calendar: the business calendar ([baton] calendar): "bundled" for
+    config/calendar.conf (the default with the bundled routes), a path, or
+    None for none."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
                  map_size="64M", routes=None, calendar=None):
@@ -364,6 +365,9 @@ class BatonEnv:
         self.deadline_replay = "ipc://" + os.path.join(self.dir,
                                                        "deadline.replay")
         self.routes = os.path.abspath(routes or BUNDLED_ROUTES)
+        # The bundled rules count some deadlines in business time.
+        if calendar is None and routes is None:
+            calendar = "bundled"
         if calendar == "bundled":
             calendar = BUNDLED_CALENDAR
         self.conf = os.path.join(self.dir, "baton.conf")

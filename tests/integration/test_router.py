@@ -36,6 +36,7 @@ The bundled, progress and commands tests end by deleting the router's
 state and restarting it: it must rebuild the same tasks, histories
 included, and the same queue from intake's replay.
 """
+import datetime
 import os
 import shutil
 import sys
@@ -196,7 +197,7 @@ INFOSEC_HANOI = rule("infosec-hanoi", "hanoi-pc")
 INFOSEC_HCM = rule("infosec-hcm", "hcm-pc")
 INFOSEC_SERIOUS = rule("infosec-serious", "mic-ais", deadline=48 * H,
                        notify=["mps-a05"])
-INFOSEC = rule("infosec", "mic-ais")
+INFOSEC = rule("infosec", "mic-ais", deadline="5bd", working_hours=True)
 DEFENSE_URGENT = rule("cyber-defense-urgent", "mod-cmd86", deadline=24 * H,
                       reminders=[12 * H, 2 * H],
                       escalation=[("mod-cmd86", 0), ("office", 12 * H),
@@ -236,6 +237,22 @@ class BundledRoutesTest(RouterCase):
               locality="HN", drill=False), [INFOSEC_HANOI, INFOSEC]),
     ]
 
+    def check_business_due(self, task, days, where):
+        """A deadline of days business days in config/calendar.conf
+        (Asia/Ho_Chi_Minh, Mon-Fri 08:00-17:00): at least days x 9 hours
+        away, within working time, and not past the longest run of days
+        off the calendar has (Tet) plus the weekends around them."""
+        self.assertTrue(task["business"], where)
+        span = task["due_at"] - task["created_at"]
+        self.assertGreaterEqual(span, days * 9 * H, where)
+        self.assertLessEqual(span, (days + 2 + 9 + 4) * D, where)
+        local = datetime.datetime.fromtimestamp(
+            task["due_at"] / 1000, datetime.timezone(datetime.timedelta(
+                hours=7)))
+        self.assertLess(local.weekday(), 5, where)
+        minutes = local.hour * 60 + local.minute
+        self.assertTrue(8 * 60 < minutes <= 17 * 60, where)
+
     def check_task(self, task, want, rep, ack, accepted_at, n):
         tid = "T-%d" % ack["seq"] + ("" if n == 1 else "-%d" % n)
         where = "%s (%r)" % (tid, rep)
@@ -245,8 +262,14 @@ class BundledRoutesTest(RouterCase):
         self.assertEqual(task["rule"], want["name"], where)
         self.assertEqual(task["created_at"], accepted_at, where)
         self.assertEqual(task["created_at"], ack["accepted_at"], where)
-        self.assertEqual(task["due_at"] - task["created_at"],
-                         want["deadline"], where)
+        if want["deadline"] == "5bd":
+            self.check_business_due(task, 5, where)
+        else:
+            self.assertEqual(task["due_at"] - task["created_at"],
+                             want["deadline"], where)
+            self.assertFalse(task["business"], where)
+        self.assertEqual(task["working_hours"],
+                         want.get("working_hours", False), where)
         self.assertEqual(task["reminders"], want["reminders"], where)
         self.assertEqual([(e["to"], e["after"]) for e in task["escalation"]],
                          want["escalation"], where)

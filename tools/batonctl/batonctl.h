@@ -7,6 +7,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "time.h"
 
 struct ctl {
 	const char *config_path;
@@ -54,6 +55,16 @@ struct store *ctl_open_store(struct ctl *ctl, const char *name);
 int ctl_pack_json(struct msgpack_packer *pk, struct json_t *o,
 		  const char **bad);
 
+/* Print o as one compact JSON line and release it. */
+void ctl_print_json(struct json_t *o);
+
+/*
+ * "in 3h20m" or "OVERDUE by 1h5m": instant due relative to now, as a
+ * person reads it, into buf. Returns buf.
+ */
+const char *ctl_due_text(instant_t due, instant_t now, char *buf,
+			 size_t size);
+
 int cmd_submit(struct ctl *ctl, int argc, char **argv);
 int cmd_queue(struct ctl *ctl, int argc, char **argv);
 int cmd_task(struct ctl *ctl, int argc, char **argv);
@@ -61,5 +72,7 @@ int cmd_routes(struct ctl *ctl, int argc, char **argv);
 int cmd_log(struct ctl *ctl, int argc, char **argv);
 int cmd_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
+int cmd_timers(struct ctl *ctl, int argc, char **argv);
+int cmd_alerts(struct ctl *ctl, int argc, char **argv);
 
 #endif

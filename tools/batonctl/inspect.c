@@ -307,7 +307,8 @@ static json_t *store_status(const struct config *conf, const char *name)
 
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
-	static const char *const daemons[] = { "intake", "router" };
+	static const char *const daemons[] = { "intake", "router",
+						 "deadline" };
 	const struct config *conf;
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
 	json_t *all;

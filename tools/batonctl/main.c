@@ -64,6 +64,16 @@ static const struct command commands[] = {
 	{ "task", cmd_task, "ID [--json]",
 	  "a task and its whole history",
 "      --json         the task as one JSON object, history included\n" },
+	{ "timers", cmd_timers, "[--task ID] [--limit N] [--json]",
+	  "what baton-deadline will fire, and when, soonest first",
+"  -t, --task ID      only the pending steps of task ID\n"
+"  -n, --limit N      show at most N timers\n"
+"      --json         one JSON object per line\n" },
+	{ "alerts", cmd_alerts, "[--since T] [--json]",
+	  "the alerts baton-deadline fired, in order, late ones marked",
+"  -s, --since T      only those fired at or after T: an instant\n"
+"                     (2026-11-26T08:00:00Z, Unix ms) or a duration ago (2h)\n"
+"      --json         one JSON object per line, every field\n" },
 	{ "routes", cmd_routes, "test FILE.json",
 	  "which routing rules a report would match, and what would follow",
 "FILE.json is a report as a JSON object (- for stdin), e.g.\n"

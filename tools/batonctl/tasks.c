@@ -38,6 +38,13 @@ static json_t *task_json(const struct msg *m)
 	I("plan", (json_int_t)m->plan);
 	S("rule", m->rule);
 	json_object_set_new(o, "drill", json_boolean(m->drill));
+	json_object_set_new(o, "business", json_boolean(m->business));
+	json_object_set_new(o, "working_hours",
+			    json_boolean(m->working_hours));
+	if (m->changed_at)
+		I("changed_at", m->changed_at);
+	if (m->state == STATE_WAITING)
+		I("waiting_since", m->waiting_since);
 	a = json_array();
 	for (size_t i = 0; i < m->nreminders; i++)
 		json_array_append_new(a, json_integer(m->reminders[i]));
@@ -64,7 +71,7 @@ static json_t *task_json(const struct msg *m)
 	return o;
 }
 
-static void print_json(json_t *o)
+void ctl_print_json(json_t *o)
 {
 	json_dumpf(o, stdout, JSON_COMPACT);
 	putchar('\n');
@@ -75,8 +82,8 @@ static void print_json(json_t *o)
  * "in 3h20m" or "OVERDUE by 1h5m", relative to now: to the second within
  * the hour, to the minute beyond it, since a person reads it.
  */
-static const char *due_text(instant_t due, instant_t now, char *buf,
-			    size_t size)
+const char *ctl_due_text(instant_t due, instant_t now, char *buf,
+			 size_t size)
 {
 	int64_t left = due >= now ? due - now : now - due;
 	int64_t unit = left >= TIME_MS_PER_H ? TIME_MS_PER_M : TIME_MS_PER_S;
@@ -230,7 +237,7 @@ int cmd_queue(struct ctl *ctl, int argc, char **argv)
 		char due[TIME_INSTANT_LEN], rel[48];
 
 		if (json) {
-			print_json(task_json(m));
+			ctl_print_json(task_json(m));
 			continue;
 		}
 		time_format_instant(m->due_at, due, sizeof(due));
@@ -238,7 +245,7 @@ int cmd_queue(struct ctl *ctl, int argc, char **argv)
 		       m->task, msg_state_name(m->state), m->agency,
 		       msg_category_name(m->category),
 		       m->severity ? msg_severity_name(m->severity) : "-",
-		       due, due_text(m->due_at, now, rel, sizeof(rel)),
+		       due, ctl_due_text(m->due_at, now, rel, sizeof(rel)),
 		       m->drill ? " [drill]" : "", m->title);
 	}
 	if (!json)
@@ -337,7 +344,7 @@ int cmd_task(struct ctl *ctl, int argc, char **argv)
 		r = task_history(&ts, t, id, print_entry, history);
 		json_object_set_new(o, "history", history);
 		if (r == 0)
-			print_json(o);
+			ctl_print_json(o);
 		else
 			json_decref(o);
 	} else {
@@ -353,7 +360,7 @@ int cmd_task(struct ctl *ctl, int argc, char **argv)
 		       m.severity ? msg_severity_name(m.severity) : "",
 		       created, m.origin_agency ? m.origin_agency : "-",
 		       m.origin_id ? m.origin_id : "-", m.origin_seq, due,
-		       due_text(m.due_at, time_now(), rel, sizeof(rel)));
+		       ctl_due_text(m.due_at, time_now(), rel, sizeof(rel)));
 		printf("history:\n");
 		r = task_history(&ts, t, id, print_entry, NULL);
 	}
