@@ -198,4 +198,9 @@ echo "| 8x1 ACK p99 < 5 ms | $p81 µs | 5000 µs | $(ratio "$p81" 5000) | $(verd
 # The router: rule evaluation and intake -> router (bench/router.sh).
 echo
 run_client "$(dirname "${BASH_SOURCE[0]}")/router.sh" "$build" || failed=1
+
+# The deadline daemon: a million live tasks, restart, memory, lateness.
+echo
+run_client "$build/bench/bench-deadline" --deadline-bin \
+	"$build/daemons/deadline/baton-deadline" || failed=1
 exit "$failed"

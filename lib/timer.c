@@ -193,6 +193,61 @@ int timer_first(const struct timer_store *ts, struct store_txn *t,
 	return r;
 }
 
+/* ---- planning ---- */
+
+/*
+ * When reminder at goes out under working-hours delivery: at itself in
+ * working time, else the next working moment if that is still before the
+ * deadline, else the end of the last working window before at. Returns
+ * -1 when none of these is at or after the plan's start.
+ */
+static instant_t working_reminder(const struct calendar *cal, instant_t at,
+				  instant_t due, instant_t start)
+{
+	instant_t moved;
+
+	if (calendar_next_working(cal, at, &moved) == 0 && moved < due)
+		return moved;
+	if (calendar_prev_working(cal, at, &moved) == 0 && moved >= start)
+		return moved;
+	return -1;
+}
+
+void timer_plan_steps(const struct msg *m, const struct calendar *cal,
+		      struct timer_plan *p)
+{
+	p->nsteps = 0;
+	if (m->state == STATE_WAITING)	/* its clock is paused */
+		return;
+	for (size_t i = 0; i < m->nreminders; i++) {
+		uint8_t step = (uint8_t)(TIMER_STEP_REMINDER + i);
+		instant_t at = m->due_at - m->reminders[i];
+
+		if (p->done & (UINT64_C(1) << step))
+			continue;
+		if (m->working_hours && cal)
+			at = working_reminder(cal, at, m->due_at, p->start);
+		if (at < p->start)
+			continue;
+		p->steps[p->nsteps++] = (struct timer_step){ step, at };
+	}
+	if (!(p->done & (UINT64_C(1) << TIMER_STEP_DUE)))
+		p->steps[p->nsteps++] = (struct timer_step){ TIMER_STEP_DUE,
+							     m->due_at };
+	for (size_t i = 0; i < m->nescalation; i++) {
+		uint8_t step = (uint8_t)(TIMER_STEP_ESCALATION + i);
+		instant_t at = m->due_at;
+
+		if (p->done & (UINT64_C(1) << step))
+			continue;
+		/* A ladder past the end of time is not worth a timer. */
+		if (m->escalate_after[i] > INT64_MAX - at)
+			continue;
+		at += m->escalate_after[i];
+		p->steps[p->nsteps++] = (struct timer_step){ step, at };
+	}
+}
+
 /* ---- steps and alert ids ---- */
 
 enum msg_alert timer_step_alert(uint8_t step, bool obligation)

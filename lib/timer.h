@@ -31,6 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "calendar.h"
 #include "msg.h"
 #include "store.h"
 
@@ -125,6 +126,20 @@ int timer_row_parse(const void *key, size_t klen, const void *val,
  */
 int timer_first(const struct timer_store *ts, struct store_txn *t,
 		instant_t *at);
+
+/*
+ * Fill p->steps (p->nsteps) with the steps of task m still to fire under
+ * plan p, whose start and done are set: each reminder, the deadline and
+ * each escalation level, in step order, leaving out steps done, a reminder
+ * the plan would put before p->start (it could never have gone on time),
+ * every step of a waiting task (its clock is paused), and an escalation
+ * past the end of time. With m->working_hours and a calendar, a reminder
+ * outside working time moves to the next working moment if that is still
+ * before the deadline, else to the end of the last working window before
+ * it. A pure function of m, cal and p: no clock.
+ */
+void timer_plan_steps(const struct msg *m, const struct calendar *cal,
+		      struct timer_plan *p);
 
 /*
  * The alert a step announces: ALERT_REMINDER, ALERT_OVERDUE (or

@@ -18,9 +18,17 @@
 
 /* A step that fires this much after its instant says so: late is true. */
 #define DEADLINE_LATE_MS	1000
-/* Steps fired in one transaction: a restart after a long downtime fires in
- * rounds, with the sockets served between them. */
-#define DEADLINE_FIRE_BATCH	1024
+/*
+ * Steps fired in one transaction. Small, because no alert of a round goes
+ * out before the round commits: after a slow disk flush the oldest alerts
+ * commit first instead of waiting for everything due behind them, and a
+ * restart after a long downtime fires in rounds with the sockets served
+ * between them.
+ */
+#define DEADLINE_FIRE_BATCH	128
+/* A round firing more alerts than this logs one line, not one per alert:
+ * bursts must not flood the journal (or hit its rate limit). */
+#define DEADLINE_LOG_EACH	32
 
 struct deadline {
 	const struct config *conf;	/* owned by main() */

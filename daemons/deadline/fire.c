@@ -65,7 +65,8 @@ static int collect(struct deadline *dl, struct store_txn *t, instant_t now,
 
 /* Store and number the alert for step d of task m. */
 static int announce(struct deadline *dl, struct store_txn *t,
-		    const struct due *d, const struct msg *m, instant_t now)
+		    const struct due *d, const struct msg *m, instant_t now,
+		    bool logged)
 {
 	char alert_id[MSG_ALERT_ID_MAX + 1];
 	bool obligation = timer_is_obligation(m);
@@ -114,15 +115,15 @@ static int announce(struct deadline *dl, struct store_txn *t,
 			 time_format_duration(now - d->at, gap, sizeof(gap)));
 		dl->pending.late++;
 	}
-	log_fields(LOG_INFO, f, 4, "alert %s: %s for %s%s", alert_id,
-		   msg_alert_name(a.alert), m->agency, late);
+	log_fields(logged ? LOG_INFO : LOG_DEBUG, f, 4, "alert %s: %s for %s%s",
+		   alert_id, msg_alert_name(a.alert), m->agency, late);
 	dl->pending.fired++;
 	return 0;
 }
 
 /* Fire (or drop) due step d, in t. */
 static int fire_one(struct deadline *dl, struct store_txn *t,
-		    const struct due *d, instant_t now)
+		    const struct due *d, instant_t now, bool logged)
 {
 	static const char topic[] = "task.updated";
 	struct timer_plan p;
@@ -168,7 +169,7 @@ static int fire_one(struct deadline *dl, struct store_txn *t,
 		dl->pending.skipped++;
 		goto out;
 	}
-	r = announce(dl, t, d, &m, now);
+	r = announce(dl, t, d, &m, now, logged);
 out:
 	msg_free(&m);
 	return r;
@@ -179,6 +180,10 @@ static void fired(struct deadline *dl, bool committed)
 {
 	int r;
 
+	if (committed && dl->pending.fired > DEADLINE_LOG_EACH)
+		log_info("fired %" PRIu64 " alerts (late %" PRIu64 ") in one "
+			 "round; batonctl alerts lists them", dl->pending.fired,
+			 dl->pending.late);
 	if (committed) {
 		dl->total.fired += dl->pending.fired;
 		dl->total.late += dl->pending.late;
@@ -210,7 +215,8 @@ int deadline_fire(struct deadline *dl, instant_t now)
 			break;
 		r = collect(dl, t, now, due, DEADLINE_FIRE_BATCH, &n);
 		for (size_t i = 0; r == 0 && i < n; i++)
-			r = fire_one(dl, t, &due[i], now);
+			r = fire_one(dl, t, &due[i], now,
+				     n <= DEADLINE_LOG_EACH);
 		if (r == 0)
 			r = store_commit(t);
 		else

@@ -10,11 +10,10 @@
  * extension, a reassignment, a resumed clock) starts with none fired, and
  * its alert ids are new.
  *
- * Nothing here looks at the clock. A step planned before its plan began
- * (a reminder 24h ahead of a deadline 2h away) is left out: it could
- * never have been sent on time. Steps that should have fired while this
- * daemon or the router was down are planned like any other and fire at
- * once, marked late (fire.c).
+ * Nothing here looks at the clock: the steps are a pure function of the
+ * task and the calendar (timer_plan_steps(), lib/timer.c). Steps that
+ * should have fired while this daemon or the router was down are planned
+ * like any other and fire at once, marked late (fire.c).
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -23,61 +22,6 @@
 
 #include "deadline.h"
 #include "log.h"
-
-/*
- * When reminder at goes out under working-hours delivery: at itself in
- * working time, else the next working moment if that is still before the
- * deadline, else the end of the last working window before at. Returns
- * -1 when none of these is at or after the plan's start.
- */
-static instant_t working_reminder(const struct calendar *cal, instant_t at,
-				  instant_t due, instant_t start)
-{
-	instant_t moved;
-
-	if (calendar_next_working(cal, at, &moved) == 0 && moved < due)
-		return moved;
-	if (calendar_prev_working(cal, at, &moved) == 0 && moved >= start)
-		return moved;
-	return -1;
-}
-
-/* The pending steps of task m under plan p (start and done set). */
-static void plan_steps(const struct deadline *dl, const struct msg *m,
-		       struct timer_plan *p)
-{
-	p->nsteps = 0;
-	if (m->state == STATE_WAITING)	/* its clock is paused */
-		return;
-	for (size_t i = 0; i < m->nreminders; i++) {
-		uint8_t step = (uint8_t)(TIMER_STEP_REMINDER + i);
-		instant_t at = m->due_at - m->reminders[i];
-
-		if (p->done & (UINT64_C(1) << step))
-			continue;
-		if (m->working_hours && dl->cal)
-			at = working_reminder(dl->cal, at, m->due_at,
-					      p->start);
-		if (at < p->start)
-			continue;
-		p->steps[p->nsteps++] = (struct timer_step){ step, at };
-	}
-	if (!(p->done & (UINT64_C(1) << TIMER_STEP_DUE)))
-		p->steps[p->nsteps++] = (struct timer_step){ TIMER_STEP_DUE,
-							     m->due_at };
-	for (size_t i = 0; i < m->nescalation; i++) {
-		uint8_t step = (uint8_t)(TIMER_STEP_ESCALATION + i);
-		instant_t at = m->due_at;
-
-		if (p->done & (UINT64_C(1) << step))
-			continue;
-		/* A ladder past the end of time is not worth a timer. */
-		if (m->escalate_after[i] > INT64_MAX - at)
-			continue;
-		at += m->escalate_after[i];
-		p->steps[p->nsteps++] = (struct timer_step){ step, at };
-	}
-}
 
 /* Apply task event m (its body: body, len) to the task's plan. */
 static int replan(struct deadline *dl, struct store_txn *t,
@@ -109,7 +53,7 @@ static int replan(struct deadline *dl, struct store_txn *t,
 	} else {
 		p.start = m->changed_at > 0 ? m->changed_at : m->created_at;
 	}
-	plan_steps(dl, m, &p);
+	timer_plan_steps(m, dl->cal, &p);
 	p.body = body;
 	p.body_len = len;
 	for (size_t i = 0; i < p.nsteps; i++) {
