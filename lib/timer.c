@@ -72,6 +72,21 @@ int timer_plan_get(const struct timer_store *ts, struct store_txn *t,
 	return 0;
 }
 
+int timer_plan_task(const struct timer_plan *p, struct msg *m)
+{
+	/* Any task topic will do to read the body; its state decides. */
+	static const char topic[] = "task.updated";
+	int r;
+
+	r = msg_decode_event(topic, sizeof(topic) - 1, p->body, p->body_len, m,
+			     NULL);
+	if (r < 0) {
+		msg_free(m);
+		return r == -ENOMEM ? r : -EBADMSG;
+	}
+	return 0;
+}
+
 int timer_plan_put(const struct timer_store *ts, struct store_txn *t,
 		   const char *id, const struct timer_plan *p)
 {

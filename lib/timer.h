@@ -85,6 +85,13 @@ int timer_plan_get(const struct timer_store *ts, struct store_txn *t,
 		   const char *id, struct timer_plan *p);
 
 /*
+ * Decode the task body of plan p (as read by timer_plan_get(), before
+ * anything else is written in its transaction) into *m (release with
+ * msg_free()). Returns 0, -EBADMSG, -ENOMEM.
+ */
+int timer_plan_task(const struct timer_plan *p, struct msg *m);
+
+/*
  * Write task id's plan (every pending step must have a timer row: see
  * timer_add()). Returns 0, -EINVAL (id too long), store errors.
  */

@@ -60,7 +60,10 @@ struct deadline {
  */
 int deadline_apply(void *arg, struct store_txn *t, const struct bus_event *ev);
 
-/* bus_done_fn: count and announce a committed batch, or forget it. */
+/*
+ * bus_done_fn, and the end of a firing round: count and announce what a
+ * committed transaction did (plans made, alerts fired), or forget it.
+ */
 void deadline_done(void *arg, bool committed);
 
 /*

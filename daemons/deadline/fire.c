@@ -125,7 +125,6 @@ static int announce(struct deadline *dl, struct store_txn *t,
 static int fire_one(struct deadline *dl, struct store_txn *t,
 		    const struct due *d, instant_t now, bool logged)
 {
-	static const char topic[] = "task.updated";
 	struct timer_plan p;
 	struct msg m = { 0 };
 	bool found = false;
@@ -144,12 +143,9 @@ static int fire_one(struct deadline *dl, struct store_txn *t,
 	if (r < 0)
 		return r;
 	/* The body points into the map: read it before anything is written. */
-	r = msg_decode_event(topic, sizeof(topic) - 1, p.body, p.body_len, &m,
-			     NULL);
-	if (r < 0) {
-		msg_free(&m);
-		return r == -ENOMEM ? r : -EBADMSG;
-	}
+	r = timer_plan_task(&p, &m);
+	if (r < 0)
+		return r;
 	for (size_t i = 0; i < p.nsteps; i++) {
 		if (found)
 			p.steps[i - 1] = p.steps[i];
@@ -175,30 +171,6 @@ out:
 	return r;
 }
 
-/* The committed batch: count it, send its alerts, or forget them. */
-static void fired(struct deadline *dl, bool committed)
-{
-	int r;
-
-	if (committed && dl->pending.fired > DEADLINE_LOG_EACH)
-		log_info("fired %" PRIu64 " alerts (late %" PRIu64 ") in one "
-			 "round; batonctl alerts lists them", dl->pending.fired,
-			 dl->pending.late);
-	if (committed) {
-		dl->total.fired += dl->pending.fired;
-		dl->total.late += dl->pending.late;
-		dl->total.skipped += dl->pending.skipped;
-	}
-	dl->pending = (struct deadline_counts){ 0 };
-	if (!committed) {
-		bus_pub_rollback(dl->pub);
-		return;
-	}
-	r = bus_pub_flush(dl->pub);
-	if (r < 0)
-		log_warnx("%s: publish: %s", __func__, strerror(-r));
-}
-
 int deadline_fire(struct deadline *dl, instant_t now)
 {
 	struct due *due;
@@ -221,7 +193,7 @@ int deadline_fire(struct deadline *dl, instant_t now)
 			r = store_commit(t);
 		else
 			store_abort(t);
-		fired(dl, r == 0);
+		deadline_done(dl, r == 0);
 		if (r != -ENOSPC || tries == 16)
 			break;
 		r = store_grow(dl->store, 0);

@@ -106,8 +106,15 @@ void deadline_done(void *arg, bool committed)
 	struct deadline *dl = arg;
 	int r;
 
+	if (committed && dl->pending.fired > DEADLINE_LOG_EACH)
+		log_info("fired %" PRIu64 " alerts (late %" PRIu64 ") in one "
+			 "round; batonctl alerts lists them", dl->pending.fired,
+			 dl->pending.late);
 	if (committed) {
 		dl->total.planned += dl->pending.planned;
+		dl->total.fired += dl->pending.fired;
+		dl->total.late += dl->pending.late;
+		dl->total.skipped += dl->pending.skipped;
 		if (dl->pending_next < dl->next_due)
 			dl->next_due = dl->pending_next;
 	}

@@ -83,20 +83,16 @@ static void print_timer(const char *id, const struct timer_plan *p,
 static int timers_of(const struct timer_store *ts, struct store_txn *t,
 		     const char *id, bool json, instant_t now)
 {
-	static const char topic[] = "task.updated";
 	struct timer_plan p;
 	struct msg m = { 0 };
 	size_t order[TIMER_STEPS];
 	int r;
 
 	r = timer_plan_get(ts, t, id, &p);
+	if (r == 0)
+		r = timer_plan_task(&p, &m);
 	if (r < 0)
 		return r;
-	if (msg_decode_event(topic, sizeof(topic) - 1, p.body, p.body_len, &m,
-			     NULL) < 0) {
-		msg_free(&m);
-		return -EBADMSG;
-	}
 	for (size_t i = 0; i < p.nsteps; i++) {
 		size_t j = i;
 
@@ -121,7 +117,6 @@ static int timers_of(const struct timer_store *ts, struct store_txn *t,
 static int timers_all(const struct timer_store *ts, struct store_txn *t,
 		      unsigned long long limit, bool json, instant_t now)
 {
-	static const char topic[] = "task.updated";
 	struct store_cursor *c;
 	unsigned long long n = 0;
 	int r;
@@ -146,10 +141,8 @@ static int timers_all(const struct timer_store *ts, struct store_txn *t,
 		}
 		snprintf(id, sizeof(id), "%.*s", (int)row.id_len, row.id);
 		if (timer_plan_get(ts, t, id, &p) < 0 ||
-		    msg_decode_event(topic, sizeof(topic) - 1, p.body,
-				     p.body_len, &m, NULL) < 0) {
+		    timer_plan_task(&p, &m) < 0) {
 			ctl_error("timer of %s: its plan does not read", id);
-			msg_free(&m);
 			continue;
 		}
 		print_timer(id, &p, &m, row.step, row.at, json, now);
