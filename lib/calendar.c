@@ -285,28 +285,6 @@ struct load {
 	size_t nranges, nalloc;
 };
 
-/* Say what is wrong, at line (0: the line being read). Returns -EINVAL. */
-static int fail(struct load *l, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct load *l, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (line > 0)
-		l->err->line = line;
-	va_start(ap, fmt);
-	vsnprintf(l->err->msg, sizeof l->err->msg, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int nomem(struct load *l)
-{
-	snprintf(l->err->msg, sizeof l->err->msg, "%s", strerror(ENOMEM));
-	return -ENOMEM;
-}
-
 /* ------------------------------------------------------------ the zone */
 
 /* What glibc would read for TZ=name. */
@@ -372,7 +350,7 @@ static int push(struct load *l, size_t *nalloc, instant_t at, long off)
 		tr = reallocarray(c->tr, *nalloc ? 2 * *nalloc : 16,
 				  sizeof *tr);
 		if (!tr)
-			return nomem(l);
+			return config_nomem(l->err);
 		c->tr = tr;
 		*nalloc = *nalloc ? 2 * *nalloc : 16;
 	}
@@ -424,8 +402,9 @@ static int sample_zone(struct load *l)
 	}
 	return r;
 broken:
-	return fail(l, 0, "the C library cannot convert times in '%s'",
-		    l->c->zone);
+	return config_fail(l->err, 0,
+			   "the C library cannot convert times in '%s'",
+			   l->c->zone);
 }
 
 /*
@@ -439,14 +418,14 @@ static int read_zone(struct load *l)
 	int r;
 
 	if (old && !(saved = strdup(old)))
-		return nomem(l);
+		return config_nomem(l->err);
 	/* The ':' makes it a file name, never a POSIX rule like "UTC0". */
 	if (asprintf(&tz, ":%s", l->c->zone) < 0) {
 		free(saved);
-		return nomem(l);
+		return config_nomem(l->err);
 	}
 	if (setenv("TZ", tz, 1) < 0) {
-		r = nomem(l);
+		r = config_nomem(l->err);
 	} else {
 		tzset();
 		r = sample_zone(l);
@@ -464,11 +443,14 @@ static int read_zone(struct load *l)
 static int set_timezone(struct load *l, const char *value)
 {
 	if (!zone_name_valid(value))
-		return fail(l, 0, "invalid time zone '%s': expected a tzdata "
-			    "name such as Asia/Ho_Chi_Minh", value);
+		return config_fail(l->err, 0,
+				   "invalid time zone '%s': expected a tzdata "
+				   "name such as Asia/Ho_Chi_Minh",
+				   value);
 	if (!zone_exists(value))
-		return fail(l, 0, "unknown time zone '%s': not in %s", value,
-			    zone_dir());
+		return config_fail(l->err, 0,
+				   "unknown time zone '%s': not in %s", value,
+				   zone_dir());
 	snprintf(l->c->zone, sizeof l->c->zone, "%s", value);
 	return read_zone(l);
 }
@@ -493,19 +475,24 @@ static int set_workdays(struct load *l, const char *value)
 		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
 			n--;
 		if (n == 0)
-			return fail(l, 0, "empty item in the list '%s' for "
-				    "workdays", value);
+			return config_fail(l->err, 0,
+					   "empty item in the list '%s' for "
+					   "workdays",
+					   value);
 		for (d = 0; d < 7; d++)
 			if (strlen(weekdays[d]) == n &&
 			    strncmp(p, weekdays[d], n) == 0)
 				break;
 		if (d == 7)
-			return fail(l, 0, "invalid weekday '%.*s': expected "
-				    "mon, tue, wed, thu, fri, sat or sun",
-				    (int)n, p);
+			return config_fail(l->err, 0,
+					   "invalid weekday '%.*s': expected "
+					   "mon, tue, wed, thu, fri, sat or "
+					   "sun",
+					   (int)n, p);
 		if (mask & (1u << d))
-			return fail(l, 0, "weekday '%s' is given twice",
-				    weekdays[d]);
+			return config_fail(l->err, 0,
+					   "weekday '%s' is given twice",
+					   weekdays[d]);
 		mask |= 1u << d;
 		if (*end == '\0')
 			break;
@@ -549,11 +536,15 @@ static int set_hours(struct load *l, const char *value)
 
 	if (!clock_time(&p, false, &start) || *p++ != '-' ||
 	    !clock_time(&p, true, &end) || *p != '\0')
-		return fail(l, 0, "invalid hours '%s': expected HH:MM-HH:MM "
-			    "within one day, e.g. 08:00-17:00", value);
+		return config_fail(l->err, 0,
+				   "invalid hours '%s': expected HH:MM-HH:MM "
+				   "within one day, e.g. 08:00-17:00",
+				   value);
 	if (start >= end)
-		return fail(l, 0, "invalid hours '%s': the start must be "
-			    "before the end", value);
+		return config_fail(l->err, 0,
+				   "invalid hours '%s': the start must be "
+				   "before the end",
+				   value);
 	l->c->start_ms = start * TIME_MS_PER_M;
 	l->c->end_ms = end * TIME_MS_PER_M;
 	return 0;
@@ -589,25 +580,29 @@ static int add_holiday(struct load *l, const char *key, const char *value)
 		ok = date(&p, &last);
 	}
 	if (!ok || *p != '\0')
-		return fail(l, 0, "invalid date '%s': expected YYYY-MM-DD or "
-			    "YYYY-MM-DD..YYYY-MM-DD, years %d to %d", key,
-			    YEAR_FIRST, YEAR_LAST);
+		return config_fail(l->err, 0,
+				   "invalid date '%s': expected YYYY-MM-DD or "
+				   "YYYY-MM-DD..YYYY-MM-DD, years %d to %d",
+				   key, YEAR_FIRST, YEAR_LAST);
 	if (last < first)
-		return fail(l, 0, "holiday range '%s' ends before it starts",
-			    key);
+		return config_fail(l->err, 0,
+				   "holiday range '%s' ends before it starts",
+				   key);
 	if (last - first >= RANGE_MAX_DAYS)
-		return fail(l, 0, "holiday range '%s' is longer than %d days",
-			    key, RANGE_MAX_DAYS);
+		return config_fail(l->err, 0,
+				   "holiday range '%s' is longer than %d days",
+				   key, RANGE_MAX_DAYS);
 	if (*value == '\0')
-		return fail(l, 0, "empty name for the holiday %s", key);
+		return config_fail(l->err, 0, "empty name for the holiday %s",
+				   key);
 	if (l->nranges == CALENDAR_MAX_HOLIDAYS)
-		return fail(l, 0, "more than %d holidays",
-			    CALENDAR_MAX_HOLIDAYS);
+		return config_fail(l->err, 0, "more than %d holidays",
+				   CALENDAR_MAX_HOLIDAYS);
 	if (l->nranges == l->nalloc) {
 		ranges = reallocarray(l->ranges, l->nalloc ? 2 * l->nalloc : 32,
 				      sizeof *ranges);
 		if (!ranges)
-			return nomem(l);
+			return config_nomem(l->err);
 		l->ranges = ranges;
 		l->nalloc = l->nalloc ? 2 * l->nalloc : 32;
 	}
@@ -663,14 +658,15 @@ static int end_holidays(struct load *l)
 
 		if (i > 0 && rg[-1].first == rg->first &&
 		    rg[-1].last == rg->last)
-			return fail(l, rg->line, "duplicate holiday '%s' "
-				    "(first at line %d)", rg->text,
-				    rg[-1].line);
+			return config_fail(l->err, rg->line,
+					   "duplicate holiday '%s' "
+					   "(first at line %d)",
+					   rg->text, rg[-1].line);
 		n += (size_t)(rg->last - rg->first) + 1;
 	}
 	c->holidays = calloc(n, sizeof *c->holidays);
 	if (!c->holidays)
-		return nomem(l);
+		return config_nomem(l->err);
 	for (i = 0; i < l->nranges; i++)
 		for (d = l->ranges[i].first; d <= l->ranges[i].last; d++)
 			c->holidays[c->nholidays++] = d;
@@ -691,9 +687,10 @@ static int on_header(struct load *l, const char *section)
 	else if (strcmp(section, "holidays") == 0)
 		in = IN_HOLIDAYS;
 	else
-		return fail(l, 0, "unknown section [%s]", section);
+		return config_fail(l->err, 0, "unknown section [%s]", section);
 	if (l->sections & (1u << in))
-		return fail(l, 0, "duplicate section [%s]", section);
+		return config_fail(l->err, 0, "duplicate section [%s]",
+				   section);
 	l->sections |= 1u << in;
 	l->in = in;
 	return 0;
@@ -705,19 +702,22 @@ static int on_key(struct load *l, const char *section, const char *name,
 	size_t k;
 
 	if (l->in == IN_NONE)
-		return fail(l, 0, "key '%s' is outside any [section]", name);
+		return config_fail(l->err, 0,
+				   "key '%s' is outside any [section]", name);
 	if (l->in == IN_HOLIDAYS)
 		return add_holiday(l, name, value);
 	for (k = 0; k < NKEYS; k++)
 		if (strcmp(keys[k].name, name) == 0)
 			break;
 	if (k == NKEYS)
-		return fail(l, 0, "unknown key '%s' in [%s]", name, section);
+		return config_fail(l->err, 0, "unknown key '%s' in [%s]", name,
+				   section);
 	if (l->seen & (1u << k))
-		return fail(l, 0, "duplicate key '%s' in [%s]", name, section);
+		return config_fail(l->err, 0, "duplicate key '%s' in [%s]",
+				   name, section);
 	l->seen |= 1u << k;
 	if (*value == '\0')
-		return fail(l, 0, "empty value for %s", name);
+		return config_fail(l->err, 0, "empty value for %s", name);
 	return keys[k].set(l, value);
 }
 
@@ -734,7 +734,7 @@ static int on_line(void *user, const char *section, const char *name,
 		return on_header(l, section);
 	/* The end of the file. */
 	if (!(l->seen & (1u << K_TIMEZONE)))
-		return fail(l, 0, "[calendar] has no timezone");
+		return config_fail(l->err, 0, "[calendar] has no timezone");
 	return end_holidays(l);
 }
 

@@ -35,6 +35,8 @@
 #include <ini.h>
 
 #include "config.h"
+#include "msg.h"
+#include "time.h"
 
 /* ------------------------------------------------------------- the keys */
 
@@ -44,6 +46,12 @@ enum kind {
 	KIND_SIZE,		/* config_parse_size(), within [min, max] */
 	KIND_UINT32,		/* plain decimal, within [min, max] */
 	KIND_AUTH,		/* enum config_auth */
+	KIND_STRING,		/* any text without control characters */
+	KIND_AGENCY,		/* an agency name */
+	KIND_EMAIL,		/* an address for SMTP's MAIL FROM */
+	KIND_URL,		/* smtp:// or smtps:// and a host */
+	KIND_DURATION,		/* time_parse_duration(), within [min, max] */
+	KIND_TLS,		/* enum config_tls */
 };
 
 struct key {
@@ -93,6 +101,26 @@ static const struct key keys[] = {
 
 	KEY("notify", "feed", KIND_ENDPOINT, notify.feed,
 	    "tcp://127.0.0.1:7410"),
+	KEY("notify", "office", KIND_AGENCY, notify.office, "office"),
+	KEY("notify", "smtp", KIND_URL, notify.smtp, NULL),
+	KEY("notify", "smtp_from", KIND_EMAIL, notify.smtp_from,
+	    "baton@localhost"),
+	KEY("notify", "smtp_starttls", KIND_TLS, notify.smtp_starttls, "yes"),
+	KEY("notify", "smtp_user", KIND_STRING, notify.smtp_user, NULL),
+	KEY("notify", "smtp_password", KIND_STRING, notify.smtp_password,
+	    NULL),
+	NUM("notify", "max_attempts", KIND_UINT32, notify.max_attempts,
+	    "12", 1, 1000),
+	NUM("notify", "max_age", KIND_DURATION, notify.max_age_ms, "2d",
+	    1000, 365 * TIME_MS_PER_D),
+	NUM("notify", "retry_min", KIND_DURATION, notify.retry_min_ms, "30s",
+	    100, TIME_MS_PER_D),
+	NUM("notify", "retry_max", KIND_DURATION, notify.retry_max_ms, "1h",
+	    100, 7 * TIME_MS_PER_D),
+	NUM("notify", "timeout", KIND_DURATION, notify.timeout_ms, "30s",
+	    100, TIME_MS_PER_H),
+	NUM("notify", "max_inflight", KIND_UINT32, notify.max_inflight,
+	    "64", 1, 1024),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -118,7 +146,23 @@ static bool known_section(const char *section)
 	return false;
 }
 
-/* The string a KIND_PATH or KIND_ENDPOINT key is stored in. */
+/* Whether a key's value is a string that struct config owns. */
+static bool is_string(const struct key *k)
+{
+	switch (k->kind) {
+	case KIND_PATH:
+	case KIND_ENDPOINT:
+	case KIND_STRING:
+	case KIND_AGENCY:
+	case KIND_EMAIL:
+	case KIND_URL:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* The string a string key (is_string()) is stored in. */
 static char **string_at(struct config *c, const struct key *k)
 {
 	return (char **)((char *)c + k->offset);
@@ -306,6 +350,85 @@ static int set_auth(struct parse *p, const struct key *k, const char *value)
 	return 0;
 }
 
+static int set_text(struct parse *p, const struct key *k, const char *value)
+{
+	for (const char *s = value; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return fail(p, -EINVAL, "control character in %s",
+				    k->name);
+	if (*value == '\0')
+		return fail(p, -EINVAL, "empty value for %s", k->name);
+	return set_string(p, k, strdup(value));
+}
+
+static int set_agency(struct parse *p, const struct key *k,
+		      const char *value)
+{
+	if (!msg_agency_valid(value))
+		return fail(p, -EINVAL, "invalid agency name '%s' for %s: "
+			    "expected 1-64 of A-Z, a-z, 0-9, '.', '_', '-'",
+			    value, k->name);
+	return set_string(p, k, strdup(value));
+}
+
+/* One '@' with text on both sides, nothing that could break a header. */
+static int set_email(struct parse *p, const struct key *k, const char *value)
+{
+	const char *at = strchr(value, '@');
+
+	if (!at || at == value || at[1] == '\0' || strchr(at + 1, '@') ||
+	    strpbrk(value, " \t<>,;\"()[]\\") || strlen(value) > 254)
+		return fail(p, -EINVAL, "invalid address '%s' for %s: "
+			    "expected user@host", value, k->name);
+	return set_text(p, k, value);
+}
+
+static int set_url(struct parse *p, const struct key *k, const char *value)
+{
+	if ((strncmp(value, "smtp://", 7) != 0 || value[7] == '\0') &&
+	    (strncmp(value, "smtps://", 8) != 0 || value[8] == '\0'))
+		return fail(p, -EINVAL, "invalid URL '%s' for %s: expected "
+			    "smtp://HOST[:PORT] or smtps://HOST[:PORT]",
+			    value, k->name);
+	return set_text(p, k, value);
+}
+
+static int set_duration(struct parse *p, const struct key *k,
+			const char *value)
+{
+	int64_t ms;
+	char lo[32], hi[32];
+
+	if (time_parse_duration(value, &ms) < 0)
+		return fail(p, -EINVAL, "invalid duration '%s' for %s: "
+			    "expected 500ms, 90s, 36h, 3d", value, k->name);
+	if ((uint64_t)ms < k->min || (uint64_t)ms > k->max)
+		return fail(p, -EINVAL, "%s = %s is out of range (%s to %s)",
+			    k->name, value,
+			    time_format_duration((int64_t)k->min, lo,
+						 sizeof lo),
+			    time_format_duration((int64_t)k->max, hi,
+						 sizeof hi));
+	*(int64_t *)((char *)p->c + k->offset) = ms;
+	return 0;
+}
+
+static int set_tls(struct parse *p, const struct key *k, const char *value)
+{
+	enum config_tls *field = (enum config_tls *)((char *)p->c + k->offset);
+
+	if (strcmp(value, "yes") == 0)
+		*field = CONFIG_TLS_STARTTLS;
+	else if (strcmp(value, "try") == 0)
+		*field = CONFIG_TLS_TRY;
+	else if (strcmp(value, "no") == 0)
+		*field = CONFIG_TLS_NONE;
+	else
+		return fail(p, -EINVAL, "invalid %s '%s': expected yes, try "
+			    "or no", k->name, value);
+	return 0;
+}
+
 static int (*const setters[])(struct parse *, const struct key *,
 			      const char *) = {
 	[KIND_PATH] = set_path,
@@ -313,6 +436,12 @@ static int (*const setters[])(struct parse *, const struct key *,
 	[KIND_SIZE] = set_size,
 	[KIND_UINT32] = set_uint32,
 	[KIND_AUTH] = set_auth,
+	[KIND_STRING] = set_text,
+	[KIND_AGENCY] = set_agency,
+	[KIND_EMAIL] = set_email,
+	[KIND_URL] = set_url,
+	[KIND_DURATION] = set_duration,
+	[KIND_TLS] = set_tls,
 };
 
 static int set_value(struct parse *p, const struct key *k, const char *value)
@@ -465,6 +594,24 @@ out:
 	return r;
 }
 
+int config_fail(struct config_error *err, int line, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (line > 0)
+		err->line = line;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof err->msg, fmt, ap);
+	va_end(ap);
+	return -EINVAL;
+}
+
+int config_nomem(struct config_error *err)
+{
+	snprintf(err->msg, sizeof err->msg, "%s", strerror(ENOMEM));
+	return -ENOMEM;
+}
+
 /* config_parse_ini()'s callback for baton.conf. */
 static int on_value(void *user, const char *section, const char *name,
 		    const char *value, struct config_error *err)
@@ -570,7 +717,7 @@ void config_free(struct config *c)
 	if (!c)
 		return;
 	for (i = 0; i < NKEYS; i++)
-		if (keys[i].kind == KIND_PATH || keys[i].kind == KIND_ENDPOINT)
+		if (is_string(&keys[i]))
 			free(*string_at(c, &keys[i]));
 	free(c->dir);
 	free(c->path);

@@ -22,6 +22,13 @@
 /* /etc/baton/baton.conf when installed with PREFIX=/usr. */
 #define CONFIG_DEFAULT_PATH BATON_SYSCONFDIR "/baton/baton.conf"
 
+/* How baton-notify secures its SMTP session (libcurl's CURLOPT_USE_SSL). */
+enum config_tls {
+	CONFIG_TLS_STARTTLS = 0, /* "yes": STARTTLS, or no mail at all */
+	CONFIG_TLS_TRY,		/* "try": STARTTLS when offered */
+	CONFIG_TLS_NONE,	/* "no": plain text; a relay on loopback */
+};
+
 enum config_auth {
 	CONFIG_AUTH_CURVE = 0,	/* the default: keys decide the agency */
 	CONFIG_AUTH_NONE,	/* loopback development and tests only */
@@ -68,6 +75,20 @@ struct config {
 	/* [notify] */
 	struct {
 		char *feed;		/* default tcp://127.0.0.1:7410 */
+		char *office;		/* the agency told of refusals and
+					   missing reports; default office */
+		char *smtp;		/* smtp:// or smtps:// URL; NULL: no
+					   email */
+		char *smtp_from;	/* envelope and From: address */
+		enum config_tls smtp_starttls;	/* default yes */
+		char *smtp_user;	/* NULL: no login */
+		char *smtp_password;
+		uint32_t max_attempts;	/* then dead; default 12 */
+		int64_t max_age_ms;	/* or this old: dead; default 2d */
+		int64_t retry_min_ms;	/* first backoff; default 30s */
+		int64_t retry_max_ms;	/* backoff ceiling; default 1h */
+		int64_t timeout_ms;	/* one attempt; default 30s */
+		uint32_t max_inflight;	/* concurrent attempts; default 64 */
 	} notify;
 };
 
@@ -123,6 +144,16 @@ int config_parse_size(const char *text, uint64_t *ret);
  * earlier line is reported); -ENOMEM. On every error *err says where and
  * why, as for config_load(), when err is not NULL.
  */
+/*
+ * For config_ini_fn callbacks: say what is wrong in err->msg, at line
+ * (0: the line being read, already in err->line). Returns -EINVAL.
+ */
+int config_fail(struct config_error *err, int line, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* For config_ini_fn callbacks: say that memory ran out. Returns -ENOMEM. */
+int config_nomem(struct config_error *err);
+
 typedef int config_ini_fn(void *user, const char *section, const char *name,
 			  const char *value, struct config_error *err);
 

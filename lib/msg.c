@@ -90,6 +90,7 @@ static const char *const op_names[] = {
 	[OP_CANCEL]		= "cancel",
 	[OP_WAIT]		= "wait",
 	[OP_RESUME]		= "resume",
+	[OP_RETRY]		= "retry",
 };
 
 static const char *const state_names[] = {
@@ -117,6 +118,7 @@ static const char *const alert_names[] = {
 	[ALERT_OVERDUE]		= "overdue",
 	[ALERT_ESCALATION]	= "escalation",
 	[ALERT_MISSING_REPORT]	= "missing-report",
+	[ALERT_REFUSED]		= "refused",
 };
 
 /* The topics of alerts, "alert." and the kind: the bus needs them static. */
@@ -126,6 +128,7 @@ static const char *const alert_topics[] = {
 	[ALERT_OVERDUE]		= "alert.overdue",
 	[ALERT_ESCALATION]	= "alert.escalation",
 	[ALERT_MISSING_REPORT]	= "alert.missing-report",
+	[ALERT_REFUSED]		= "alert.refused",
 };
 
 static const char *const code_names[] = {
@@ -620,6 +623,7 @@ enum field_id {
 	F_PLANNED_AT,
 	F_LATE,
 	F_LEVEL,
+	F_DELIVERY,
 	F_COUNT
 };
 
@@ -721,6 +725,7 @@ static const struct field fields[F_COUNT] = {
 	[F_PLANNED_AT]	= SCALAR("planned_at", FT_INSTANT),
 	[F_LATE]	= SCALAR("late", FT_BOOL),
 	[F_LEVEL]	= UINT_MIN("level", 1),
+	[F_DELIVERY]	= STRING("delivery", 1, MSG_DELIVERY_MAX),
 };
 
 /* An alert's "kind" names what it announces, not a report's kind. */
@@ -738,7 +743,8 @@ static const struct field alert_kind_field = ENUM("kind", alert_names);
 #define REPORT_NEEDS	(BASE_KEYS | B(F_ID) | B(F_KIND) | B(F_CATEGORY) | \
 			 B(F_TITLE))
 #define COMMAND_KEYS	(BASE_KEYS | B(F_ID) | B(F_OP) | B(F_TASK) | \
-			 B(F_UNTIL) | B(F_TO) | B(F_REASON) | B(F_AGENCY))
+			 B(F_UNTIL) | B(F_TO) | B(F_REASON) | B(F_AGENCY) | \
+			 B(F_DELIVERY))
 #define COMMAND_NEEDS	(BASE_KEYS | B(F_ID) | B(F_OP) | B(F_TASK) | \
 			 B(F_REASON))
 #define STAMP_KEYS	(B(F_AGENCY) | B(F_ACCEPTED_AT))
@@ -759,9 +765,9 @@ static const struct field alert_kind_field = ENUM("kind", alert_names);
 #define REFUSAL_KEYS	(BASE_KEYS | B(F_TASK) | B(F_AGENCY) | B(F_ID) | \
 			 B(F_CAUSE_SEQ) | B(F_REASON))
 #define ALERT_NEEDS	(BASE_KEYS | B(F_ALERT_ID) | B(F_KIND) | \
-			 B(F_AGENCY) | B(F_TITLE) | B(F_DUE_AT) | \
-			 B(F_FIRED_AT) | B(F_LATE))
+			 B(F_AGENCY) | B(F_TITLE) | B(F_FIRED_AT) | B(F_LATE))
 #define ALERT_KEYS	(ALERT_NEEDS | B(F_TASK) | B(F_DRILL) | \
+			 B(F_DUE_AT) | B(F_REASON) | \
 			 B(F_PLANNED_AT) | B(F_LEVEL) | B(F_TO) | B(F_PLAN) | \
 			 B(F_CATEGORY) | B(F_SEVERITY) | B(F_PERIOD) | \
 			 B(F_RULE) | B(F_NOTIFY))
@@ -1458,6 +1464,9 @@ static int take_field(struct decoder *d, enum field_id id,
 	case F_REASON:
 		m->reason = s;
 		break;
+	case F_DELIVERY:
+		m->delivery = s;
+		break;
 	case F_ERROR:
 		m->error = s;
 		break;
@@ -1574,6 +1583,10 @@ static int command_rules(struct decoder *d)
 		return fail(d, CODE_INVALID, "to", "required for reassign");
 	if (m->op != OP_REASSIGN && m->to)
 		return fail(d, CODE_INVALID, "to", "only for reassign");
+	if (m->op == OP_RETRY && !m->delivery)
+		return fail(d, CODE_INVALID, "delivery", "required for retry");
+	if (m->op != OP_RETRY && m->delivery)
+		return fail(d, CODE_INVALID, "delivery", "only for retry");
 	return 0;
 }
 
@@ -1619,6 +1632,12 @@ static int alert_rules(struct decoder *d)
 	if (escalation != (m->to != NULL))
 		return fail(d, CODE_INVALID, "to",
 			    "required for an escalation, and only then");
+	if ((m->alert == ALERT_REFUSED) == ((d->seen & B(F_DUE_AT)) != 0))
+		return fail(d, CODE_INVALID, "due_at", m->alert == ALERT_REFUSED ?
+			    "not for a refusal" : "required");
+	if ((m->alert == ALERT_REFUSED) != (m->reason != NULL))
+		return fail(d, CODE_INVALID, "reason",
+			    "required for a refusal, and only then");
 	return 0;
 }
 
@@ -1957,12 +1976,17 @@ static int enc_alert(struct encoder *e, const struct msg *m)
 		return -EINVAL;
 	if (m->nnotify > MSG_LIST_MAX || !agencies_fit(m->notify, m->nnotify))
 		return -EINVAL;
+	if ((m->alert == ALERT_REFUSED) != str_fits(F_REASON, m->reason) ||
+	    (m->alert != ALERT_REFUSED && m->reason) ||
+	    (m->alert == ALERT_REFUSED && m->due_at != 0))
+		return -EINVAL;
 	put_str(e, "alert_id", m->alert_id);
 	put_str(e, "kind", kind);
 	put_str(e, "task", m->task);
 	put_str(e, "agency", m->agency);
 	put_str(e, "title", m->title);
-	put_int(e, "due_at", m->due_at);
+	if (m->alert != ALERT_REFUSED)
+		put_int(e, "due_at", m->due_at);
 	put_int(e, "fired_at", m->fired_at);
 	put_bool(e, "late", m->late);
 	put_bool(e, "drill", m->drill);
@@ -1981,6 +2005,7 @@ static int enc_alert(struct encoder *e, const struct msg *m)
 	put_str(e, "period", m->period);
 	put_str(e, "rule", m->rule);
 	put_strs(e, "notify", m->notify, m->nnotify);
+	put_str(e, "reason", m->reason);
 	return 0;
 }
 
@@ -2046,12 +2071,16 @@ static int enc_command(struct encoder *e, const struct msg *m)
 		return -EINVAL;
 	if (m->has_until && m->until < 0)
 		return -EINVAL;
+	if ((m->op == OP_RETRY) != str_fits(F_DELIVERY, m->delivery) ||
+	    (m->op != OP_RETRY && m->delivery))
+		return -EINVAL;
 	put_str(e, "id", m->id);
 	put_str(e, "op", op);
 	put_str(e, "task", m->task);
 	if (m->has_until)
 		put_int(e, "until", m->until);
 	put_str(e, "to", m->to);
+	put_str(e, "delivery", m->delivery);
 	put_str(e, "reason", m->reason);
 	put_str(e, "agency", m->agency);
 	return 0;

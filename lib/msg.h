@@ -48,6 +48,8 @@
 #define MSG_TOPIC_MAX		64
 /* An alert id: "<task>/<plan>/<step>", e.g. "T-1042/2/escalation-1". */
 #define MSG_ALERT_ID_MAX	(MSG_TASK_MAX + 48)
+/* A delivery id: "<alert id>:<recipient>:<channel>" (lib/outbox.h). */
+#define MSG_DELIVERY_MAX	(MSG_ALERT_ID_MAX + MSG_AGENCY_MAX + 16)
 /* No valid client body is larger than this; larger frames are too_large. */
 #define MSG_FRAME_MAX		(96 * 1024)
 
@@ -109,6 +111,8 @@ enum msg_alert {
 	ALERT_OVERDUE,		/* "overdue": at the deadline */
 	ALERT_ESCALATION,	/* "escalation": a level after it */
 	ALERT_MISSING_REPORT,	/* "missing-report": an obligation's deadline */
+	ALERT_REFUSED,		/* "refused": by baton-notify, for the office:
+				   the router refused a report or command */
 };
 
 enum msg_kind {
@@ -143,6 +147,7 @@ enum msg_op {
 	OP_CANCEL,
 	OP_WAIT,		/* Baton's: the task waits, its clock paused */
 	OP_RESUME,		/* Baton's: the clock runs again */
+	OP_RETRY,		/* Baton's: a dead delivery is tried again */
 };
 
 /* NACK codes; also what the decoder says is wrong with a body. */
@@ -185,6 +190,7 @@ struct msg {
 	instant_t until;
 	const char *to;
 	const char *reason;
+	const char *delivery;		/* retry: the delivery id */
 
 	/* ack; accepted_at also stamps report.accepted/command.accepted */
 	uint64_t seq;
@@ -228,7 +234,8 @@ struct msg {
 	 * alert (topic "alert.<kind>"): task, agency (responsible), title,
 	 * due_at (the task's deadline), drill, plan, category, severity,
 	 * period, rule and notify as in the task; to is the agency an
-	 * escalation goes to.
+	 * escalation goes to. A refused alert has no due_at (0) and says
+	 * why in reason.
 	 */
 	enum msg_alert alert;
 	const char *alert_id;

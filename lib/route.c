@@ -63,28 +63,6 @@ struct load {
 	char def_reminder[TEXT_MAX];	/* and longest reminder */
 };
 
-/* Say what is wrong, at line (0: the line being read). Returns -EINVAL. */
-static int fail(struct load *l, int line, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fail(struct load *l, int line, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (line > 0)
-		l->err->line = line;
-	va_start(ap, fmt);
-	vsnprintf(l->err->msg, sizeof l->err->msg, fmt, ap);
-	va_end(ap);
-	return -EINVAL;
-}
-
-static int nomem(struct load *l)
-{
-	snprintf(l->err->msg, sizeof l->err->msg, "%s", strerror(ENOMEM));
-	return -ENOMEM;
-}
-
 static void copy_text(char *dst, const char *src)
 {
 	snprintf(dst, TEXT_MAX, "%s", src);
@@ -108,7 +86,7 @@ static int split(struct load *l, const char *key, const char *value,
 	li->n = 0;
 	li->buf = strdup(value);
 	if (!li->buf)
-		return nomem(l);
+		return config_nomem(l->err);
 	for (s = li->buf;; s = next + 1) {
 		next = strchr(s, ',');
 		if (next)
@@ -118,13 +96,15 @@ static int split(struct load *l, const char *key, const char *value,
 		while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
 			*--end = '\0';
 		if (*s == '\0') {
-			r = fail(l, 0, "empty item in the list '%s' for %s",
-				 value, key);
+			r = config_fail(l->err, 0,
+					"empty item in the list '%s' for %s",
+					value, key);
 			break;
 		}
 		if (li->n == ROUTE_MAX_LIST) {
-			r = fail(l, 0, "more than %d items in the list for %s",
-				 ROUTE_MAX_LIST, key);
+			r = config_fail(l->err, 0,
+					"more than %d items in the list for %s",
+					ROUTE_MAX_LIST, key);
 			break;
 		}
 		li->item[li->n++] = s;
@@ -153,12 +133,12 @@ static int set_strv(struct load *l, struct list *li, char ***field)
 
 	v = calloc(li->n + 1, sizeof *v);
 	if (!v)
-		return nomem(l);
+		return config_nomem(l->err);
 	for (i = 0; i < li->n; i++) {
 		v[i] = strdup(li->item[i]);
 		if (!v[i]) {
 			free_strv(v);
-			return nomem(l);
+			return config_nomem(l->err);
 		}
 	}
 	free_strv(*field);
@@ -173,8 +153,10 @@ static bool bad_agency(struct load *l, const char *key, const char *name,
 {
 	if (msg_agency_valid(name))
 		return false;
-	*r = fail(l, 0, "invalid agency name '%s' for %s: expected 1-64 "
-		  "characters of A-Z a-z 0-9 . _ -", name, key);
+	*r = config_fail(l->err, 0,
+			 "invalid agency name '%s' for %s: expected 1-64 "
+			 "characters of A-Z a-z 0-9 . _ -",
+			 name, key);
 	return true;
 }
 
@@ -189,19 +171,24 @@ static int parse_duration(struct load *l, const char *key, const char *text,
 	int r;
 
 	if (calendar_is_business(text))
-		return fail(l, 0, "business time (%s) is for deadline and due "
-			    "only; %s is calendar time (e.g. 24h)", text, key);
+		return config_fail(l->err, 0,
+				   "business time (%s) is for deadline and due "
+				   "only; %s is calendar time (e.g. 24h)",
+				   text, key);
 	if (zero && strcmp(text, "0") == 0) {
 		*ms = 0;
 		return 0;
 	}
 	r = time_parse_duration(text, ms);
 	if (r == -ERANGE)
-		return fail(l, 0, "duration '%s' for %s is too large", text,
-			    key);
+		return config_fail(l->err, 0,
+				   "duration '%s' for %s is too large", text,
+				   key);
 	if (r < 0)
-		return fail(l, 0, "invalid duration '%s' for %s: expected "
-			    "e.g. 90s, 36h or 3d", text, key);
+		return config_fail(l->err, 0,
+				   "invalid duration '%s' for %s: expected "
+				   "e.g. 90s, 36h or 3d",
+				   text, key);
 	return 0;
 }
 
@@ -275,8 +262,9 @@ static int set_names(struct load *l, const struct names *set,
 	for (i = 0; i < li.n; i++) {
 		v = set->from(li.item[i]);
 		if (v <= 0) {
-			r = fail(l, 0, "invalid %s '%s': expected %s", key,
-				 li.item[i], expected(set, names, sizeof names));
+			r = config_fail(l->err, 0, "invalid %s '%s': expected "
+					"%s", key, li.item[i],
+					expected(set, names, sizeof names));
 			break;
 		}
 		m |= 1u << v;
@@ -314,12 +302,15 @@ static int set_severity(struct load *l, struct route_rule *rule,
 				 &rule->severities);
 	least = value + 2 + strspn(value + 2, " \t");
 	if (strchr(least, ','))
-		return fail(l, 0, "invalid severity '%s': '>=' takes one "
-			    "severity, e.g. '>= high'", value);
+		return config_fail(l->err, 0,
+				   "invalid severity '%s': '>=' takes one "
+				   "severity, e.g. '>= high'",
+				   value);
 	v = severity_from(least);
 	if (v <= 0)
-		return fail(l, 0, "invalid severity '%s': expected %s", least,
-			    expected(&severities, names, sizeof names));
+		return config_fail(l->err, 0,
+				   "invalid severity '%s': expected %s", least,
+				   expected(&severities, names, sizeof names));
 	rule->severities = 0;
 	for (; severity_name(v); v++)
 		rule->severities |= 1u << v;
@@ -339,9 +330,10 @@ static int set_locality(struct load *l, struct route_rule *rule,
 	for (i = 0; i < li.n && r == 0; i++)
 		if (strlen(li.item[i]) > MSG_LOCALITY_MAX ||
 		    strpbrk(li.item[i], " \t"))
-			r = fail(l, 0, "invalid locality '%s': expected 1-%d "
-				 "bytes without blanks or commas", li.item[i],
-				 MSG_LOCALITY_MAX);
+			r = config_fail(l->err, 0,
+					"invalid locality '%s': expected 1-%d "
+					"bytes without blanks or commas",
+					li.item[i], MSG_LOCALITY_MAX);
 	if (r == 0)
 		r = set_strv(l, &li, &rule->localities);
 	free(li.buf);
@@ -391,7 +383,7 @@ static int set_name(struct load *l, const char *key, const char *value,
 		return r;
 	s = strdup(value);
 	if (!s)
-		return nomem(l);
+		return config_nomem(l->err);
 	free(*field);
 	*field = s;
 	return 0;
@@ -417,8 +409,10 @@ static int parse_bool(struct load *l, const char *key, const char *value,
 	else if (strcmp(value, "no") == 0 || strcmp(value, "false") == 0)
 		*ret = false;
 	else
-		return fail(l, 0, "invalid %s '%s': expected yes, no, true "
-			    "or false", key, value);
+		return config_fail(l->err, 0,
+				   "invalid %s '%s': expected yes, no, true "
+				   "or false",
+				   key, value);
 	return 0;
 }
 
@@ -446,8 +440,9 @@ static int set_working_hours(struct load *l, struct route_rule *rule,
 	int r = parse_bool(l, key, value, &rule->working_hours);
 
 	if (r == 0 && rule->working_hours && !l->cal)
-		return fail(l, 0, "working_hours needs the business calendar: "
-			    "set [baton] calendar in baton.conf");
+		return config_fail(l->err, 0,
+				   "working_hours needs the business calendar: "
+				   "set [baton] calendar in baton.conf");
 	return r;
 }
 
@@ -459,25 +454,32 @@ static int set_deadline(struct load *l, struct route_rule *rule,
 	int r;
 
 	if (business && !l->cal)
-		return fail(l, 0, "business time (%s) needs the business "
-			    "calendar: set [baton] calendar in baton.conf",
-			    value);
+		return config_fail(l->err, 0,
+				   "business time (%s) needs the business "
+				   "calendar: set [baton] calendar in "
+				   "baton.conf",
+				   value);
 	if (business) {
 		r = calendar_parse_duration(l->cal, value, &ms);
 		if (r == -ERANGE)
-			return fail(l, 0, "duration '%s' for %s is too large",
-				    value, key);
+			return config_fail(l->err, 0,
+					   "duration '%s' for %s is too large",
+					   value, key);
 		if (r < 0)
-			return fail(l, 0, "invalid duration '%s' for %s: "
-				    "expected e.g. 3bd or 16bh", value, key);
+			return config_fail(l->err, 0,
+					   "invalid duration '%s' for %s: "
+					   "expected e.g. 3bd or 16bh",
+					   value, key);
 	} else {
 		r = parse_duration(l, key, value, false, &ms);
 	}
 	if (r < 0)
 		return r;
 	if (ms <= 0)
-		return fail(l, 0, "invalid deadline '%s': must be longer "
-			    "than 0", value);
+		return config_fail(l->err, 0,
+				   "invalid deadline '%s': must be longer "
+				   "than 0",
+				   value);
 	rule->deadline_ms = ms;
 	rule->business = business;
 	l->deadline_line = l->err->line;
@@ -501,22 +503,25 @@ static int set_reminders(struct load *l, struct route_rule *rule,
 	ms = calloc(li.n, sizeof *ms);
 	if (!ms) {
 		free(li.buf);
-		return nomem(l);
+		return config_nomem(l->err);
 	}
 	for (i = 0; i < li.n; i++) {
 		r = parse_duration(l, "reminders", li.item[i], false, &v);
 		if (r < 0)
 			break;
 		if (v <= 0) {
-			r = fail(l, 0, "invalid reminder '%s': must be longer "
-				 "than 0", li.item[i]);
+			r = config_fail(l->err, 0,
+					"invalid reminder '%s': must be longer "
+					"than 0",
+					li.item[i]);
 			break;
 		}
 		/* Insert in descending order. */
 		for (j = i; j > 0 && ms[j - 1] <= v; j--)
 			if (ms[j - 1] == v) {
-				r = fail(l, 0, "reminder '%s' is given twice",
-					 li.item[i]);
+				r = config_fail(l->err, 0,
+						"reminder '%s' is given twice",
+						li.item[i]);
 				break;
 			}
 		if (r < 0)
@@ -564,14 +569,16 @@ static int set_escalation(struct load *l, struct route_rule *rule,
 	steps = calloc(li.n, sizeof *steps);
 	if (!steps) {
 		free(li.buf);
-		return nomem(l);
+		return config_nomem(l->err);
 	}
 	for (i = 0; i < li.n; i++) {
 		at = strchr(li.item[i], '@');
 		if (!at || at[1] != '+') {
-			r = fail(l, 0, "invalid escalation step '%s': expected "
-				 "AGENCY@+DURATION, e.g. office@+12h",
-				 li.item[i]);
+			r = config_fail(l->err, 0,
+					"invalid escalation step '%s': "
+					"expected AGENCY@+DURATION, e.g. "
+					"office@+12h",
+					li.item[i]);
 			break;
 		}
 		*at = '\0';
@@ -582,7 +589,7 @@ static int set_escalation(struct load *l, struct route_rule *rule,
 			break;
 		step.to = strdup(li.item[i]);
 		if (!step.to) {
-			r = nomem(l);
+			r = config_nomem(l->err);
 			break;
 		}
 		/* Insert after the steps that are not later: stable. */
@@ -620,8 +627,10 @@ static int set_every(struct load *l, struct route_rule *rule,
 			sc->every = e;
 			return 0;
 		}
-	return fail(l, 0, "invalid every '%s': expected year, half, "
-		    "quarter, month or week", value);
+	return config_fail(l->err, 0,
+			   "invalid every '%s': expected year, half, "
+			   "quarter, month or week",
+			   value);
 }
 
 static int set_title(struct load *l, struct route_rule *rule,
@@ -631,11 +640,12 @@ static int set_title(struct load *l, struct route_rule *rule,
 
 	if (strlen(value) > MSG_TITLE_MAX ||
 	    !msg_utf8_valid(value, strlen(value)))
-		return fail(l, 0, "invalid title: at most %d bytes of UTF-8",
-			    MSG_TITLE_MAX);
+		return config_fail(l->err, 0,
+				   "invalid title: at most %d bytes of UTF-8",
+				   MSG_TITLE_MAX);
 	free(sc->title);
 	sc->title = strdup(value);
-	return sc->title ? 0 : nomem(l);
+	return sc->title ? 0 : config_nomem(l->err);
 }
 
 /* ------------------------------------------------------------------ keys */
@@ -687,7 +697,7 @@ static int copy_reminders(struct load *l, struct route_rule *to,
 {
 	to->reminders_ms = malloc(from->nreminders * sizeof *to->reminders_ms);
 	if (!to->reminders_ms)
-		return nomem(l);
+		return config_nomem(l->err);
 	memcpy(to->reminders_ms, from->reminders_ms,
 	       from->nreminders * sizeof *to->reminders_ms);
 	to->nreminders = from->nreminders;
@@ -701,13 +711,13 @@ static int copy_escalation(struct load *l, struct route_rule *to,
 
 	to->escalation = calloc(from->nescalation, sizeof *to->escalation);
 	if (!to->escalation)
-		return nomem(l);
+		return config_nomem(l->err);
 	for (i = 0; i < from->nescalation; i++) {
 		to->escalation[i].to = strdup(from->escalation[i].to);
 		if (!to->escalation[i].to) {
 			free_steps(to->escalation, i);
 			to->escalation = NULL;
-			return nomem(l);
+			return config_nomem(l->err);
 		}
 		to->escalation[i].after_ms = from->escalation[i].after_ms;
 	}
@@ -732,9 +742,9 @@ static int check_reminders(struct load *l, int64_t deadline,
 	 */
 	if (longest < deadline || l->rule->business)
 		return 0;
-	return fail(l, own ? l->reminders_line : l->deadline_line,
-		    "reminder %s%s is not before the deadline %s", l->reminder,
-		    own ? "" : from, l->deadline);
+	return config_fail(l->err, own ? l->reminders_line : l->deadline_line,
+			   "reminder %s%s is not before the deadline %s",
+			   l->reminder, own ? "" : from, l->deadline);
 }
 
 /* The triage rule is complete: [defaults] is over, or there is none. */
@@ -753,15 +763,15 @@ static int end_defaults(struct load *l)
 		d->nescalation = 0;
 		d->escalation = calloc(1, sizeof *d->escalation);
 		if (!d->escalation)
-			return nomem(l);
+			return config_nomem(l->err);
 		d->escalation[0].to = strdup(t->office);
 		if (!d->escalation[0].to)
-			return nomem(l);
+			return config_nomem(l->err);
 		d->nescalation = 1;
 	}
 	d->assign = strdup(t->office);
 	if (!d->assign)
-		return nomem(l);
+		return config_nomem(l->err);
 	copy_text(l->def_deadline, l->deadline);
 	copy_text(l->def_reminder, l->reminder);
 	l->defaults_done = true;
@@ -801,8 +811,8 @@ static int end_rule(struct load *l)
 	int r;
 
 	if (!rule->assign)
-		return fail(l, rule->line, "[rule %s] has no assign",
-			    rule->name);
+		return config_fail(l->err, rule->line,
+				   "[rule %s] has no assign", rule->name);
 	r = inherit(l, rule, K_DEADLINE);
 	if (r < 0)
 		return r;
@@ -821,11 +831,15 @@ static int end_schedule(struct load *l)
 	unsigned c = rule->categories;
 
 	if (!rule->agencies || !sc->every || !sc->title || !c)
-		return fail(l, rule->line, "[schedule %s] needs agency, every, "
-			    "category and title", rule->name);
+		return config_fail(l->err, rule->line,
+				   "[schedule %s] needs agency, every, "
+				   "category and title",
+				   rule->name);
 	if (c & (c - 1))
-		return fail(l, rule->line, "[schedule %s] has more than one "
-			    "category", rule->name);
+		return config_fail(l->err, rule->line,
+				   "[schedule %s] has more than one "
+				   "category",
+				   rule->name);
 	sc->category = (enum msg_category)__builtin_ctz(c);
 	return inherit(l, rule, K_DUE);
 }
@@ -873,24 +887,31 @@ static int begin_rule(struct load *l, const char *name)
 	size_t i;
 
 	if (!rule_name_valid(name))
-		return fail(l, 0, "invalid rule name '%s': expected [rule "
-			    "NAME], NAME 1-%d characters of A-Z a-z 0-9 . _ -",
-			    name, MSG_RULE_MAX);
+		return config_fail(l->err, 0,
+				   "invalid rule name '%s': expected [rule "
+				   "NAME], NAME 1-%d characters of A-Z a-z 0-9 "
+				   ". _ -",
+				   name, MSG_RULE_MAX);
 	if (strcmp(name, ROUTE_TRIAGE) == 0)
-		return fail(l, 0, "the rule name '%s' is reserved for reports "
-			    "that no rule matches", name);
+		return config_fail(l->err, 0,
+				   "the rule name '%s' is reserved for reports "
+				   "that no rule matches",
+				   name);
 	for (i = 0; i < t->nrules; i++)
 		if (strcmp(t->rules[i].name, name) == 0)
-			return fail(l, 0, "duplicate rule name '%s' (first at "
-				    "line %d)", name, t->rules[i].line);
+			return config_fail(l->err, 0,
+					   "duplicate rule name '%s' (first at "
+					   "line %d)",
+					   name, t->rules[i].line);
 	if (t->nrules == ROUTE_MAX_RULES)
-		return fail(l, 0, "more than %d rules", ROUTE_MAX_RULES);
+		return config_fail(l->err, 0, "more than %d rules",
+				   ROUTE_MAX_RULES);
 
 	if (t->nrules == l->nalloc) {
 		rules = reallocarray(t->rules, l->nalloc ? 2 * l->nalloc : 16,
 				     sizeof *rules);
 		if (!rules)
-			return nomem(l);
+			return config_nomem(l->err);
 		t->rules = rules;
 		l->nalloc = l->nalloc ? 2 * l->nalloc : 16;
 	}
@@ -900,7 +921,7 @@ static int begin_rule(struct load *l, const char *name)
 	rule->line = l->err->line;
 	rule->name = strdup(name);
 	if (!rule->name)
-		return nomem(l);
+		return config_nomem(l->err);
 	t->nrules++;
 	begin_section(l, IN_RULE, rule);
 	return 0;
@@ -912,21 +933,27 @@ static int begin_schedule(struct load *l, const char *name)
 	struct route_schedule *sc;
 
 	if (!rule_name_valid(name) || strlen(name) > ROUTE_SCHEDULE_NAME_MAX)
-		return fail(l, 0, "invalid schedule name '%s': expected "
-			    "[schedule NAME], NAME 1-%d characters of A-Z a-z "
-			    "0-9 . _ -", name, ROUTE_SCHEDULE_NAME_MAX);
+		return config_fail(l->err, 0,
+				   "invalid schedule name '%s': expected "
+				   "[schedule NAME], NAME 1-%d characters of "
+				   "A-Z a-z "
+				   "0-9 . _ -",
+				   name, ROUTE_SCHEDULE_NAME_MAX);
 	for (size_t i = 0; i < t->nschedules; i++)
 		if (strcmp(t->schedules[i].rule.name, name) == 0)
-			return fail(l, 0, "duplicate schedule name '%s' (first "
-				    "at line %d)", name,
-				    t->schedules[i].rule.line);
+			return config_fail(l->err, 0,
+					   "duplicate schedule name '%s' "
+					   "(first "
+					   "at line %d)",
+					   name, t->schedules[i].rule.line);
 	if (t->nschedules == ROUTE_MAX_RULES)
-		return fail(l, 0, "more than %d schedules", ROUTE_MAX_RULES);
+		return config_fail(l->err, 0, "more than %d schedules",
+				   ROUTE_MAX_RULES);
 	if (t->nschedules == l->nsalloc) {
 		sc = reallocarray(t->schedules, l->nsalloc ? 2 * l->nsalloc : 8,
 				  sizeof(*sc));
 		if (!sc)
-			return nomem(l);
+			return config_nomem(l->err);
 		t->schedules = sc;
 		l->nsalloc = l->nsalloc ? 2 * l->nsalloc : 8;
 	}
@@ -936,7 +963,7 @@ static int begin_schedule(struct load *l, const char *name)
 	sc->rule.line = l->err->line;
 	sc->rule.name = strdup(name);
 	if (!sc->rule.name)
-		return nomem(l);
+		return config_nomem(l->err);
 	t->nschedules++;
 	begin_section(l, IN_SCHEDULE, &sc->rule);
 	return 0;
@@ -951,10 +978,12 @@ static int on_header(struct load *l, const char *section)
 		return r;
 	if (strcmp(section, "defaults") == 0) {
 		if (l->t->nrules > 0 || l->t->nschedules > 0)
-			return fail(l, 0, "[defaults] must come before the "
-				    "first rule");
+			return config_fail(l->err, 0,
+					   "[defaults] must come before the "
+					   "first rule");
 		if (l->defaults_seen)
-			return fail(l, 0, "duplicate section [defaults]");
+			return config_fail(l->err, 0,
+					   "duplicate section [defaults]");
 		l->defaults_seen = true;
 		begin_section(l, IN_DEFAULTS, &l->t->triage);
 		return 0;
@@ -977,7 +1006,7 @@ static int on_header(struct load *l, const char *section)
 		}
 		return begin_schedule(l, section + 8 + (section[8] == ' '));
 	}
-	return fail(l, 0, "unknown section [%s]", section);
+	return config_fail(l->err, 0, "unknown section [%s]", section);
 }
 
 static int on_key(struct load *l, const char *section, const char *name,
@@ -986,18 +1015,21 @@ static int on_key(struct load *l, const char *section, const char *name,
 	size_t k;
 
 	if (l->in == IN_NONE)
-		return fail(l, 0, "key '%s' is outside any [section]", name);
+		return config_fail(l->err, 0,
+				   "key '%s' is outside any [section]", name);
 	for (k = 0; k < NKEYS; k++)
 		if (strcmp(keys[k].name, name) == 0 &&
 		    (keys[k].in & (1u << l->in)))
 			break;
 	if (k == NKEYS)
-		return fail(l, 0, "unknown key '%s' in [%s]", name, section);
+		return config_fail(l->err, 0, "unknown key '%s' in [%s]", name,
+				   section);
 	if (l->seen & (1u << k))
-		return fail(l, 0, "duplicate key '%s' in [%s]", name, section);
+		return config_fail(l->err, 0, "duplicate key '%s' in [%s]",
+				   name, section);
 	l->seen |= 1u << k;
 	if (*value == '\0')
-		return fail(l, 0, "empty value for %s", name);
+		return config_fail(l->err, 0, "empty value for %s", name);
 	return keys[k].set(l, l->rule, name, value);
 }
 
@@ -1029,7 +1061,7 @@ static int init_defaults(struct load *l)
 	d->drill = -1;
 	d->name = strdup(ROUTE_TRIAGE);
 	if (!d->name)
-		return nomem(l);
+		return config_nomem(l->err);
 	begin_section(l, IN_DEFAULTS, d);
 	r = set_office(l, d, "office", DEFAULT_OFFICE);
 	if (r == 0)

@@ -32,6 +32,7 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "log.h"
 #include "service.h"
 #include "time.h"
 
@@ -373,6 +374,25 @@ int service_args(int argc, char **argv, const char *name, const char *about,
 		fprintf(stderr, "%s: unexpected argument '%s' (see '%s "
 			"--help')\n", name, argv[optind], name);
 		return 2;
+	}
+	return -1;
+}
+
+int service_init(int argc, char **argv, const char *name, const char *about,
+		 struct service_args *args, struct config **conf)
+{
+	struct config_error err;
+	char text[1024];
+	int r;
+
+	r = service_args(argc, argv, name, about, args);
+	if (r >= 0)
+		return r;
+	log_init(name, args->verbose);
+	if (config_load(args->config, conf, &err) < 0) {
+		fprintf(stderr, "%s\n", config_error_text(&err, text,
+							  sizeof(text)));
+		return 1;
 	}
 	return -1;
 }

@@ -40,6 +40,19 @@ struct service_args {
 int service_args(int argc, char **argv, const char *name, const char *about,
 		 struct service_args *ret);
 
+struct config;
+
+/*
+ * The start every daemon shares: read the command line (service_args()),
+ * log as name (log_init()), and load the configuration file it names,
+ * printing "file:line: what is wrong" on stderr if it cannot.
+ * Returns -1 with *args and *conf (free it with config_free()) filled when
+ * the daemon should go on, or the exit status to end with: 0 after --help
+ * or --version, 1 for a configuration that does not load, 2 on bad usage.
+ */
+int service_init(int argc, char **argv, const char *name, const char *about,
+		 struct service_args *args, struct config **conf);
+
 /*
  * Called when a watched socket or fd is ready (revents: ZMQ_POLLIN/OUT/ERR).
  * Return 0 to go on, a negative errno to stop the loop with that error.

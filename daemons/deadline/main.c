@@ -253,21 +253,13 @@ static void teardown(struct deadline *dl)
 int main(int argc, char **argv)
 {
 	struct service_args args;
-	struct config_error err;
 	struct config *conf = NULL;
 	struct deadline dl = { 0 };
-	char text[1024];
 	int r;
 
-	r = service_args(argc, argv, "baton-deadline", about, &args);
+	r = service_init(argc, argv, "baton-deadline", about, &args, &conf);
 	if (r >= 0)
 		return r;
-	log_init("baton-deadline", args.verbose);
-	if (config_load(args.config, &conf, &err) < 0) {
-		fprintf(stderr, "%s\n", config_error_text(&err, text,
-							  sizeof(text)));
-		return 1;
-	}
 	dl.conf = conf;
 	if (load_calendar(conf, &dl.cal, false) < 0) {
 		config_free(conf);

@@ -25,19 +25,6 @@ static const char about[] =
 "each durably in the hash-chained intake log before acknowledging it, and\n"
 "publish it to the other Baton daemons.\n";
 
-static int load_config(const char *path, struct config **ret)
-{
-	struct config_error err;
-	char text[1024];
-	int r;
-
-	r = config_load(path, ret, &err);
-	if (r < 0)
-		fprintf(stderr, "%s\n",
-			config_error_text(&err, text, sizeof(text)));
-	return r;
-}
-
 static int64_t on_tick(void *arg, int64_t now)
 {
 	struct intake *in = arg;
@@ -154,12 +141,9 @@ int main(int argc, char **argv)
 	struct config *conf = NULL;
 	int r;
 
-	r = service_args(argc, argv, "baton-intake", about, &args);
+	r = service_init(argc, argv, "baton-intake", about, &args, &conf);
 	if (r >= 0)
 		return r;
-	log_init("baton-intake", args.verbose);
-	if (load_config(args.config, &conf) < 0)
-		return 1;
 	if (args.check) {
 		printf("%s: OK\n", args.config);
 		config_free(conf);

@@ -208,6 +208,9 @@ static int report_on_task(struct router *rt, struct store_txn *t,
 	struct msg task = { 0 };
 	int r;
 
+	/* A delivery's, not a task's: baton-notify reads it from intake. */
+	if (m->op == OP_RETRY)
+		return 0;
 	r = open_task(rt, t, m, seq, &task);
 	if (r != 0)
 		return r < 0 ? r : 0;
@@ -265,6 +268,9 @@ static int command_on_task(struct router *rt, struct store_txn *t,
 	struct msg task = { 0 };
 	int r;
 
+	/* A delivery's, not a task's: baton-notify reads it from intake. */
+	if (m->op == OP_RETRY)
+		return 0;
 	r = open_task(rt, t, m, seq, &task);
 	if (r != 0)
 		return r < 0 ? r : 0;

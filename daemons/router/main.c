@@ -226,21 +226,13 @@ static void teardown(struct router *rt)
 int main(int argc, char **argv)
 {
 	struct service_args args;
-	struct config_error err;
 	struct config *conf = NULL;
 	struct router rt = { 0 };
-	char text[1024];
 	int r;
 
-	r = service_args(argc, argv, "baton-router", about, &args);
+	r = service_init(argc, argv, "baton-router", about, &args, &conf);
 	if (r >= 0)
 		return r;
-	log_init("baton-router", args.verbose);
-	if (config_load(args.config, &conf, &err) < 0) {
-		fprintf(stderr, "%s\n", config_error_text(&err, text,
-							  sizeof(text)));
-		return 1;
-	}
 	rt.conf = conf;
 	if (load_routes(conf, &rt.routes, &rt.cal, false) < 0) {
 		config_free(conf);

@@ -132,7 +132,11 @@ static void test_bundled_file(void **state)
 	assert_string_equal(c->deadline.replay,
 			    "ipc:///run/baton/deadline.replay");
 	assert_string_equal(c->notify.feed, "tcp://127.0.0.1:7410");
-	assert_null(c->agencies);
+	assert_non_null(c->agencies);
+	assert_non_null(strstr(c->agencies, "/agencies.conf"));
+	assert_string_equal(c->notify.smtp, "smtp://localhost:25");
+	assert_int_equal(c->notify.smtp_starttls, CONFIG_TLS_TRY);
+	assert_null(c->notify.smtp_user);
 	assert_true(c->dir[0] == '/');
 	config_free(c);
 }
@@ -164,7 +168,81 @@ static void test_defaults(void **state)
 	assert_string_equal(c->deadline.replay,
 			    "ipc:///run/baton/deadline.replay");
 	assert_string_equal(c->notify.feed, "tcp://127.0.0.1:7410");
+	assert_string_equal(c->notify.office, "office");
+	assert_null(c->notify.smtp);
+	assert_string_equal(c->notify.smtp_from, "baton@localhost");
+	assert_int_equal(c->notify.smtp_starttls, CONFIG_TLS_STARTTLS);
+	assert_null(c->notify.smtp_user);
+	assert_null(c->notify.smtp_password);
+	assert_int_equal(c->notify.max_attempts, 12);
+	assert_int_equal(c->notify.max_age_ms, 2 * 24 * 3600 * 1000LL);
+	assert_int_equal(c->notify.retry_min_ms, 30 * 1000);
+	assert_int_equal(c->notify.retry_max_ms, 3600 * 1000);
+	assert_int_equal(c->notify.timeout_ms, 30 * 1000);
+	assert_int_equal(c->notify.max_inflight, 64);
 	config_free(c);
+}
+
+/* baton-notify's keys: what each accepts, and each mistake at its line. */
+static void test_notify_keys(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx, "[notify]\n"
+			      "office = duty-office\n"
+			      "smtp = smtps://mail.example:465\n"
+			      "smtp_from = baton@office.example\n"
+			      "smtp_starttls = no\n"
+			      "smtp_user = baton\n"
+			      "smtp_password = s3cret pass\n"
+			      "max_attempts = 3\n"
+			      "max_age = 1h30m\n"
+			      "retry_min = 500ms\n"
+			      "retry_max = 2m\n"
+			      "timeout = 5s\n"
+			      "max_inflight = 1024\n", &c, &err), 0);
+	assert_string_equal(c->notify.office, "duty-office");
+	assert_string_equal(c->notify.smtp, "smtps://mail.example:465");
+	assert_string_equal(c->notify.smtp_from, "baton@office.example");
+	assert_int_equal(c->notify.smtp_starttls, CONFIG_TLS_NONE);
+	assert_string_equal(c->notify.smtp_user, "baton");
+	assert_string_equal(c->notify.smtp_password, "s3cret pass");
+	assert_int_equal(c->notify.max_attempts, 3);
+	assert_int_equal(c->notify.max_age_ms, 5400 * 1000);
+	assert_int_equal(c->notify.retry_min_ms, 500);
+	assert_int_equal(c->notify.retry_max_ms, 120 * 1000);
+	assert_int_equal(c->notify.timeout_ms, 5000);
+	assert_int_equal(c->notify.max_inflight, 1024);
+	config_free(c);
+
+	assert_invalid(fx, "[notify]\noffice = the office\n", 2,
+		       "invalid agency name 'the office' for office: expected "
+		       "1-64 of A-Z, a-z, 0-9, '.', '_', '-'");
+	assert_invalid(fx, "[notify]\n\nsmtp = http://mail\n", 3,
+		       "invalid URL 'http://mail' for smtp: expected "
+		       "smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+	assert_invalid(fx, "[notify]\nsmtp = smtp://\n", 2,
+		       "invalid URL 'smtp://' for smtp: expected "
+		       "smtp://HOST[:PORT] or smtps://HOST[:PORT]");
+	assert_invalid(fx, "[notify]\nsmtp_from = <a@b>\n", 2,
+		       "invalid address '<a@b>' for smtp_from: expected "
+		       "user@host");
+	assert_invalid(fx, "[notify]\nsmtp_from = nobody\n", 2,
+		       "invalid address 'nobody' for smtp_from: expected "
+		       "user@host");
+	assert_invalid(fx, "[notify]\nsmtp_starttls = maybe\n", 2,
+		       "invalid smtp_starttls 'maybe': expected yes, try or no");
+	assert_invalid(fx, "[notify]\nmax_attempts = 0\n", 2,
+		       "max_attempts = 0 is out of range (1 to 1000)");
+	assert_invalid(fx, "[notify]\nretry_min = 10ms\n", 2,
+		       "retry_min = 10ms is out of range (100ms to 1d)");
+	assert_invalid(fx, "[notify]\ntimeout = soon\n", 2,
+		       "invalid duration 'soon' for timeout: expected 500ms, "
+		       "90s, 36h, 3d");
+	assert_invalid(fx, "[notify]\nsmtp_user = a\x01b\n", 2,
+		       "control character in smtp_user");
 }
 
 /* Keys that are set replace their default; the rest keep theirs. */
@@ -685,6 +763,7 @@ int main(void)
 		T(test_bundled_file),
 		T(test_defaults),
 		T(test_values),
+	T(test_notify_keys),
 		T(test_comments_and_blanks),
 		T(test_relative_paths),
 		T(test_unknown_key),
@@ -700,7 +779,7 @@ int main(void)
 		T(test_long_line),
 		T(test_first_error_wins),
 		T(test_missing_file),
-	T(test_error_text),
+		T(test_error_text),
 		T(test_directory),
 		T(test_parse_size),
 		T(test_state_path),

@@ -319,6 +319,15 @@ static const struct spec reassign[] = {
 	END,
 };
 
+/* An operator's retry of a dead delivery, as batonctl sends it. */
+#define DELIVERY	"T-1/1/overdue:mps-a05:email"
+
+static const struct spec retry[] = {
+	U("v", 1), S("type", "command"), S("id", "c-4"), S("op", "retry"),
+	S("delivery", DELIVERY), S("task", "T-1"),
+	S("reason", "the mail server is back"), END,
+};
+
 static const struct spec ev_report[] = {
 	U("v", 1), S("type", "report"), S("id", "r-1"), S("kind", "incident"),
 	S("category", "cybersecurity"), S("severity", "high"),
@@ -386,6 +395,15 @@ static const struct spec alert_min[] = {
 	BOOL("late", 0), END,
 };
 
+/* alert.refused as baton-notify writes it: no due_at, and why. */
+static const struct spec alert_refused[] = {
+	U("v", 1), S("type", "alert"), S("alert_id", "T-7/refused/12"),
+	S("kind", "refused"), S("task", "T-7"), S("agency", "mic"),
+	S("title", "mic's r-9 on T-7 changed nothing"),
+	U("fired_at", 1763000000123), BOOL("late", 0),
+	S("reason", "task T-7 is assigned to cert-ro, not mic"), END,
+};
+
 static const struct spec replay_end[] = {
 	U("v", 1), S("type", "replay-end"), U("last", 9), END,
 };
@@ -431,6 +449,8 @@ struct rule {
 #define TR	"task.refused"
 #define AR	"alert.reminder"
 #define AE	"alert.escalation"
+#define AO	"alert.overdue"
+#define ARF	"alert.refused"
 #define RA	"report.accepted"
 #define CA	"command.accepted"
 
@@ -824,7 +844,7 @@ static const struct rule rules[] = {
 	NO("op is required", SUB, complete, "op", "op: required", OMIT("op")),
 	NO("op delete is invalid", SUB, complete, "op",
 	   "op: must be one of complete, extend, reassign, cancel, wait, "
-	   "resume",
+	   "resume, retry",
 	   S("op", "delete")),
 	NO("task is required in a command", SUB, complete, "task",
 	   "task: required", OMIT("task")),
@@ -870,6 +890,45 @@ static const struct rule rules[] = {
 	NO("title is unknown in a command", SUB, complete, "title",
 	   "title: unknown key", S("title", "x")),
 
+	/* retry: a dead delivery, named by its id */
+	OK("retry command accepted", SUB, retry),
+	OK("retry command with agency accepted", SUB, retry,
+	   S("agency", "office")),
+	NO("delivery is required for retry", SUB, retry, "delivery",
+	   "delivery: required for retry", OMIT("delivery")),
+	NO("delivery is refused for complete", SUB, complete, "delivery",
+	   "delivery: only for retry", S("delivery", DELIVERY)),
+	NO("delivery is refused for extend", SUB, extend, "delivery",
+	   "delivery: only for retry", S("delivery", DELIVERY)),
+	NO("delivery is refused for reassign", SUB, reassign, "delivery",
+	   "delivery: only for retry", S("delivery", DELIVERY)),
+	NO("delivery is refused for cancel", SUB, complete, "delivery",
+	   "delivery: only for retry", S("op", "cancel"),
+	   S("delivery", DELIVERY)),
+	NO("delivery empty is invalid", SUB, retry, "delivery",
+	   "delivery: must not be empty", S("delivery", "")),
+	OK("delivery of 256 bytes accepted", SUB, retry,
+	   REP("delivery", "d", MSG_DELIVERY_MAX)),
+	NO("delivery of 257 bytes is invalid", SUB, retry, "delivery",
+	   "delivery: longer than 256 bytes",
+	   REP("delivery", "d", MSG_DELIVERY_MAX + 1)),
+	NO("delivery as int is invalid", SUB, retry, "delivery",
+	   "delivery: expected a string", U("delivery", 1)),
+	NO("delivery nil is invalid", SUB, retry, "delivery", NULL,
+	   NIL("delivery")),
+	NO("duplicate delivery is invalid", SUB, retry, "delivery",
+	   "delivery: duplicate key", DUP("delivery", DELIVERY)),
+	NO("task is required for retry", SUB, retry, "task", "task: required",
+	   OMIT("task")),
+	NO("reason is required for retry", SUB, retry, "reason",
+	   "reason: required", OMIT("reason")),
+	NO("until is refused for retry", SUB, retry, "until",
+	   "until: only for extend", U("until", 1)),
+	NO("to is refused for retry", SUB, retry, "to",
+	   "to: only for reassign", S("to", "cert-ro")),
+	NO("delivery is unknown in a report", SUB, incident, "delivery",
+	   "delivery: unknown key", S("delivery", DELIVERY)),
+
 	/* events */
 	NO("report event requires agency", EVT, ev_report, "agency",
 	   "agency: required", OMIT("agency")),
@@ -888,6 +947,12 @@ static const struct rule rules[] = {
 	   "severity: required for incident reports", OMIT("severity")),
 	NO("event keeps the command rules", EVT, ev_command, "until",
 	   "until: only for extend", U("until", 1)),
+	OK("retry event accepted", EVT, ev_command, S("op", "retry"),
+	   S("delivery", DELIVERY)),
+	NO("retry event requires delivery", EVT, ev_command, "delivery",
+	   "delivery: required for retry", S("op", "retry")),
+	NO("delivery is refused in a cancel event", EVT, ev_command,
+	   "delivery", "delivery: only for retry", S("delivery", DELIVERY)),
 	NO("seq is unknown in an event", EVT, ev_report, "seq",
 	   "seq: unknown key", U("seq", 1)),
 
@@ -1003,7 +1068,7 @@ static const struct rule rules[] = {
 	    "kind: must be escalation on topic alert.escalation"),
 	TNO("alert kind must be an alert kind", AR, alert_min, "kind",
 	    "kind: must be one of task-assigned, reminder, overdue, "
-	    "escalation, missing-report", S("kind", "incident")),
+	    "escalation, missing-report, refused", S("kind", "incident")),
 	TNO("escalation requires level", AE, alert_min, "level",
 	    "level: required for an escalation, and only then",
 	    S("kind", "escalation"), S("to", "office")),
@@ -1021,10 +1086,54 @@ static const struct rule rules[] = {
 	    alert_min, "", "unknown topic"),
 	TNO("alert body on a task topic is invalid", TC, alert_min, "type",
 	    "type: must be task on topic task.created"),
+
+	/* refused: no due_at, a reason; every other kind the other way */
+	TOK("refused alert accepted", ARF, alert_refused),
+	TOK("refused alert without task accepted", ARF, alert_refused,
+	    OMIT("task")),
+	TNO("refused alert with due_at is invalid", ARF, alert_refused,
+	    "due_at", "due_at: not for a refusal", U("due_at", 1763086400123)),
+	TNO("refused alert with due_at 0 is invalid", ARF, alert_refused,
+	    "due_at", "due_at: not for a refusal", U("due_at", 0)),
+	TNO("refused alert requires reason", ARF, alert_refused, "reason",
+	    "reason: required for a refusal, and only then", OMIT("reason")),
+	TNO("refused alert reason empty is invalid", ARF, alert_refused,
+	    "reason", "reason: must not be empty", S("reason", "")),
+	TOK("refused alert reason of 1024 bytes accepted", ARF, alert_refused,
+	    REP("reason", "r", MSG_REASON_MAX)),
+	TNO("refused alert reason of 1025 bytes is invalid", ARF,
+	    alert_refused, "reason", "reason: longer than 1024 bytes",
+	    REP("reason", "r", MSG_REASON_MAX + 1)),
+	TNO("refused alert is no escalation", ARF, alert_refused, "level",
+	    "level: required for an escalation, and only then", U("level", 1),
+	    S("to", "office")),
+	TNO("overdue alert with reason is invalid", AO, alert_min, "reason",
+	    "reason: required for a refusal, and only then",
+	    S("kind", "overdue"), S("reason", "late")),
+	TNO("reminder alert with reason is invalid", AR, alert_min, "reason",
+	    "reason: required for a refusal, and only then",
+	    S("reason", "late")),
+	TNO("escalation alert with reason is invalid", AE, alert_min,
+	    "reason", "reason: required for a refusal, and only then",
+	    S("kind", "escalation"), U("level", 1), S("to", "office"),
+	    S("reason", "late")),
+	TNO("overdue alert requires due_at", AO, alert_min, "due_at",
+	    "due_at: required", S("kind", "overdue"), OMIT("due_at")),
+	TNO("reminder alert requires due_at", AR, alert_min, "due_at",
+	    "due_at: required", OMIT("due_at")),
+	TNO("refused body on alert.overdue is invalid", AO, alert_refused,
+	    "kind", "kind: must be overdue on topic alert.overdue"),
+	TNO("overdue body on alert.refused is invalid", ARF, alert_min,
+	    "kind", "kind: must be refused on topic alert.refused",
+	    S("kind", "overdue")),
+	TNO("delivery is unknown in an alert", ARF, alert_refused, "delivery",
+	    "delivery: unknown key", S("delivery", DELIVERY)),
 	TOK("report on report.accepted accepted", RA, ev_report),
 	TOK("command on command.accepted accepted", CA, ev_command),
 	TOK("extend on command.accepted accepted", CA, ev_command,
 	    S("op", "extend"), U("until", 1800000000000)),
+	TOK("retry on command.accepted accepted", CA, ev_command,
+	    S("op", "retry"), S("delivery", DELIVERY)),
 
 	/* the body type must fit the topic */
 	TNO("report body on task.created is invalid", TC, ev_report, "type",
@@ -1068,6 +1177,12 @@ static const struct rule rules[] = {
 	    OMIT("severity")),
 	TNO("command.accepted keeps the command rules", CA, ev_command, "to",
 	    "to: only for reassign", S("to", "cert-ro")),
+	TNO("command.accepted requires delivery for retry", CA, ev_command,
+	    "delivery", "delivery: required for retry", S("op", "retry")),
+	TNO("command.accepted refuses delivery for cancel", CA, ev_command,
+	    "delivery", "delivery: only for retry", S("delivery", DELIVERY)),
+	TNO("delivery is unknown on task.created", TC, task_min, "delivery",
+	    "delivery: unknown key", S("delivery", DELIVERY)),
 
 	/* task: required keys */
 	TNO("task requires task", TC, task_min, "task", "task: required",
@@ -1931,6 +2046,7 @@ static void assert_msg_same(const struct msg *a, const struct msg *b)
 	assert_int_equal(a->until, b->until);
 	assert_str_same(a->to, b->to);
 	assert_str_same(a->reason, b->reason);
+	assert_str_same(a->delivery, b->delivery);
 	assert_int_equal(a->seq, b->seq);
 	assert_int_equal(a->accepted_at, b->accepted_at);
 	assert_int_equal(a->duplicate, b->duplicate);
@@ -2042,6 +2158,10 @@ static void test_round_trip_commands(void **state)
 	c.has_until = false;
 	c.until = 0;
 	c.to = "cert-ro";
+	round_trip(&c, MSG_CTX_SUBMIT);
+	c.op = OP_RETRY;
+	c.to = NULL;
+	c.delivery = DELIVERY;
 	round_trip(&c, MSG_CTX_SUBMIT);
 }
 
@@ -2223,6 +2343,12 @@ static void test_round_trip_alerts(void **state)
 	a.level = 2;
 	a.to = "committee";
 	round_trip_event(&a);
+	a.alert = ALERT_REFUSED;
+	a.level = 0;
+	a.to = NULL;
+	a.due_at = 0;
+	a.reason = "task T-1 is assigned to mps-a05, not mic";
+	round_trip_event(&a);
 }
 
 /* What the encoder refuses to write as an alert. */
@@ -2245,7 +2371,7 @@ static void test_encode_refuses_bad_alerts(void **state)
 		a = ok;
 		switch (k) {
 		case 0: a.alert = ALERT_NONE; break;
-		case 1: a.alert = ALERT_MISSING_REPORT + 1; break;
+		case 1: a.alert = ALERT_REFUSED + 1; break;
 		case 2: a.alert_id = NULL; break;
 		case 3: a.agency = "o f"; break;
 		case 4: a.title = NULL; break;
@@ -2858,6 +2984,242 @@ static void test_encode_refuses_missing_fields(void **state)
 	}
 }
 
+/* ---- refused alerts ---- */
+
+/* A refusal goes out without due_at and reads back with its reason. */
+static void test_round_trip_refused_alert(void **state)
+{
+	static const char *const notify[] = { "office" };
+	struct msg a = {
+		.type = MSG_ALERT, .alert = ALERT_REFUSED,
+		.alert_id = "T-7/refused/12", .task = "T-7", .agency = "mic",
+		.title = "mic's r-9 on T-7 changed nothing",
+		.fired_at = 1763000000123,
+		.reason = "task T-7 is assigned to cert-ro, not mic",
+	};
+	char *copy, *longest, *tcopy = exact_copy(ARF, strlen(ARF));
+	struct msg_error err;
+	struct msg out;
+	size_t len, n;
+	void *buf;
+
+	assert_int_equal(msg_encode(&a, &buf, &len), 0);
+	assert_false(encoded_has(buf, len, "due_at", &n));
+	assert_true(encoded_has(buf, len, "reason", &n));
+	/* v, type, alert_id, kind, task, agency, title, fired_at, late,
+	   drill, reason */
+	assert_int_equal(n, 11);
+	copy = exact_copy(buf, len);
+	if (msg_decode_event(tcopy, strlen(ARF), copy, len, &out, &err) < 0)
+		fail_msg("%s: %s", ARF, err.text);
+	assert_int_equal(out.type, MSG_ALERT);
+	assert_int_equal(out.alert, ALERT_REFUSED);
+	assert_string_equal(out.reason,
+			    "task T-7 is assigned to cert-ro, not mic");
+	assert_int_equal(out.due_at, 0);
+	assert_msg_same(&a, &out);
+	msg_free(&out);
+	free(copy);
+	free(buf);
+	free(tcopy);
+
+	/* the fullest a refusal gets, and a reason as long as they come */
+	a.late = true;
+	a.drill = true;
+	a.task = NULL;
+	a.planned_at = 1762980000000;
+	a.plan = 2;
+	a.category = CATEGORY_CYBERSECURITY;
+	a.severity = SEVERITY_LOW;
+	a.rule = "triage";
+	a.period = "2026";
+	a.notify[0] = notify[0];
+	a.nnotify = 1;
+	round_trip_event(&a);
+	longest = malloc(MSG_REASON_MAX + 1);
+	assert_non_null(longest);
+	memset(longest, 'r', MSG_REASON_MAX);
+	longest[MSG_REASON_MAX] = '\0';
+	a.reason = longest;
+	round_trip_event(&a);
+	free(longest);
+}
+
+/* Any other alert carries due_at, even the epoch, and no reason. */
+static void test_encode_alert_due_at_but_no_reason(void **state)
+{
+	struct msg a = {
+		.type = MSG_ALERT, .alert = ALERT_OVERDUE,
+		.alert_id = "T-1/1/overdue", .agency = "mps-a05",
+		.title = "Intrusion", .due_at = 0, .fired_at = 1,
+	};
+	size_t len, n;
+	void *buf;
+
+	assert_int_equal(msg_encode(&a, &buf, &len), 0);
+	assert_true(encoded_has(buf, len, "due_at", &n));
+	assert_false(encoded_has(buf, len, "reason", &n));
+	free(buf);
+	round_trip_event(&a);
+}
+
+/* A refusal without its reason, or a reason on another kind, is not
+ * written. */
+static void test_encode_refuses_bad_refused_alerts(void **state)
+{
+	char long_reason[MSG_REASON_MAX + 2];
+	struct msg ok = {
+		.type = MSG_ALERT, .alert = ALERT_REFUSED,
+		.alert_id = "T-7/refused/12", .task = "T-7", .agency = "mic",
+		.title = "mic's r-9 on T-7 changed nothing", .fired_at = 2,
+		.reason = "task T-7 is assigned to cert-ro, not mic",
+	}, a;
+	size_t len = 0;
+	void *buf = NULL;
+	int k;
+
+	memset(long_reason, 'r', MSG_REASON_MAX + 1);
+	long_reason[MSG_REASON_MAX + 1] = '\0';
+	assert_int_equal(msg_encode(&ok, &buf, &len), 0);
+	free(buf);
+	a = ok;
+	a.reason = long_reason + 1;		/* MSG_REASON_MAX bytes */
+	assert_int_equal(msg_encode(&a, &buf, &len), 0);
+	free(buf);
+	buf = NULL;
+	for (k = 0; k < 9; k++) {
+		a = ok;
+		switch (k) {
+		case 0: a.reason = NULL; break;
+		case 1: a.reason = ""; break;
+		case 2: a.reason = long_reason; break;
+		case 3: a.alert = ALERT_OVERDUE; a.due_at = 1; break;
+		case 4: a.alert = ALERT_REMINDER; a.due_at = 1; break;
+		case 5: a.alert = ALERT_MISSING_REPORT; break;
+		case 6: a.alert = ALERT_ESCALATION; a.level = 1;
+			a.to = "office"; break;		/* reason */
+		case 7: a.level = 1; a.to = "office"; break;
+		case 8: a.due_at = 1763086400123; break;	/* a refusal
+								   has none */
+		}
+		if (msg_encode(&a, &buf, &len) != -EINVAL)
+			fail_msg("case %d was not refused", k);
+		assert_null(buf);
+	}
+}
+
+/* ---- retry ---- */
+
+/* The body batonctl sends to retry a dead delivery. */
+static void test_retry_fields_decoded(void **state)
+{
+	struct buf b = build(retry, NULL);
+	char *copy = exact_copy(b.p, b.len);
+	struct msg_error err;
+	struct msg m;
+
+	assert_int_equal(msg_decode(copy, b.len, MSG_CTX_SUBMIT, &m, &err),
+			 0);
+	assert_int_equal(m.type, MSG_COMMAND);
+	assert_string_equal(m.id, "c-4");
+	assert_int_equal(m.op, OP_RETRY);
+	assert_string_equal(m.delivery, "T-1/1/overdue:mps-a05:email");
+	assert_string_equal(m.task, "T-1");
+	assert_string_equal(m.reason, "the mail server is back");
+	assert_null(m.to);
+	assert_null(m.agency);
+	assert_false(m.has_until);
+	msg_free(&m);
+	assert_null(m._arena);
+	assert_null(m.delivery);
+	free(copy);
+	free(b.p);
+}
+
+/* A retry keeps its delivery through intake and onto the bus. */
+static void test_round_trip_retry(void **state)
+{
+	struct msg c = {
+		.type = MSG_COMMAND, .id = "c-4", .op = OP_RETRY,
+		.task = "T-1", .reason = "the mail server is back",
+		.delivery = DELIVERY,
+	};
+	char *longest;
+	size_t len, n;
+	void *buf;
+
+	round_trip(&c, MSG_CTX_SUBMIT);
+	assert_int_equal(msg_encode(&c, &buf, &len), 0);
+	assert_true(encoded_has(buf, len, "delivery", &n));
+	/* v, type, id, op, task, delivery, reason */
+	assert_int_equal(n, 7);
+	free(buf);
+
+	c.type = MSG_COMMAND_ACCEPTED;
+	c.agency = "office";
+	c.accepted_at = 1763000000123;
+	round_trip(&c, MSG_CTX_EVENT);
+	round_trip_event(&c);
+
+	longest = malloc(MSG_DELIVERY_MAX + 1);
+	assert_non_null(longest);
+	memset(longest, 'd', MSG_DELIVERY_MAX);
+	longest[MSG_DELIVERY_MAX] = '\0';
+	c.delivery = longest;
+	round_trip_event(&c);
+	free(longest);
+
+	/* any other command says nothing of a delivery */
+	c.op = OP_CANCEL;
+	c.delivery = NULL;
+	assert_int_equal(msg_encode(&c, &buf, &len), 0);
+	assert_false(encoded_has(buf, len, "delivery", &n));
+	free(buf);
+}
+
+/* A retry without its delivery, or a delivery on another op, is not
+ * written. */
+static void test_encode_refuses_bad_retries(void **state)
+{
+	char long_delivery[MSG_DELIVERY_MAX + 2];
+	struct msg ok = {
+		.type = MSG_COMMAND, .id = "c-4", .op = OP_RETRY,
+		.task = "T-1", .reason = "r", .delivery = DELIVERY,
+	}, c;
+	size_t len = 0;
+	void *buf = NULL;
+	int k;
+
+	memset(long_delivery, 'd', MSG_DELIVERY_MAX + 1);
+	long_delivery[MSG_DELIVERY_MAX + 1] = '\0';
+	assert_int_equal(msg_encode(&ok, &buf, &len), 0);
+	free(buf);
+	buf = NULL;
+	for (k = 0; k < 12; k++) {
+		c = ok;
+		switch (k) {
+		case 0: c.delivery = NULL; break;
+		case 1: c.delivery = ""; break;
+		case 2: c.delivery = long_delivery; break;
+		case 3: c.task = NULL; break;
+		case 4: c.reason = NULL; break;
+		case 5: c.op = OP_COMPLETE; break;	/* delivery */
+		case 6: c.op = OP_CANCEL; break;
+		case 7: c.op = OP_EXTEND; c.has_until = true; c.until = 1;
+			break;
+		case 8: c.op = OP_REASSIGN; c.to = "cert-ro"; break;
+		case 9: c.op = OP_RETRY + 1; break;
+		case 10: c.type = MSG_COMMAND_ACCEPTED; c.agency = "office";
+			c.delivery = NULL; break;
+		case 11: c.type = MSG_COMMAND_ACCEPTED; c.agency = "office";
+			c.op = OP_COMPLETE; break;
+		}
+		if (msg_encode(&c, &buf, &len) != -EINVAL)
+			fail_msg("case %d was not refused", k);
+		assert_null(buf);
+	}
+}
+
 /* ---- names ---- */
 
 static void test_names(void **state)
@@ -2881,17 +3243,25 @@ static void test_names(void **state)
 	assert_null(msg_severity_name(SEVERITY_CRITICAL + 1));
 	assert_string_equal(msg_op_name(OP_REASSIGN), "reassign");
 	assert_string_equal(msg_op_name(OP_RESUME), "resume");
-	assert_null(msg_op_name(OP_RESUME + 1));
+	assert_string_equal(msg_op_name(OP_RETRY), "retry");
+	assert_null(msg_op_name(OP_RETRY + 1));
+	assert_int_equal(msg_op_from("retry"), OP_RETRY);
 	assert_string_equal(msg_alert_name(ALERT_MISSING_REPORT),
 			    "missing-report");
+	assert_string_equal(msg_alert_name(ALERT_REFUSED), "refused");
 	assert_null(msg_alert_name(ALERT_NONE));
-	assert_null(msg_alert_name(ALERT_MISSING_REPORT + 1));
+	assert_null(msg_alert_name(ALERT_REFUSED + 1));
+	assert_int_equal(msg_alert_from("refused"), ALERT_REFUSED);
 	assert_int_equal(msg_alert_from("escalation"), ALERT_ESCALATION);
 	assert_int_equal(msg_alert_from("alert"), ALERT_NONE);
 	assert_string_equal(msg_alert_topic(ALERT_OVERDUE), "alert.overdue");
+	assert_string_equal(msg_alert_topic(ALERT_REFUSED), "alert.refused");
 	assert_null(msg_alert_topic(ALERT_NONE));
+	assert_null(msg_alert_topic(ALERT_REFUSED + 1));
 	assert_null(msg_topic(MSG_ALERT));
 	assert_int_equal(msg_topic_type("alert.reminder", 14), MSG_ALERT);
+	assert_int_equal(msg_topic_type("alert.refused", 13), MSG_ALERT);
+	assert_int_equal(msg_topic_type("alert.refuse", 12), MSG_NONE);
 	assert_int_equal(msg_topic_type("alert.remind", 12), MSG_NONE);
 	assert_int_equal(msg_topic_type("alert.", 6), MSG_NONE);
 	assert_string_equal(msg_code_name(CODE_UNSUPPORTED_VERSION),
@@ -2930,8 +3300,14 @@ static void test_names_inverse(void **state)
 		assert_int_equal(msg_kind_from(msg_kind_name(v)), v);
 	for (v = SEVERITY_LOW; v <= SEVERITY_CRITICAL; v++)
 		assert_int_equal(msg_severity_from(msg_severity_name(v)), v);
-	for (v = OP_COMPLETE; v <= OP_CANCEL; v++)
+	for (v = OP_COMPLETE; v <= OP_RETRY; v++)
 		assert_int_equal(msg_op_from(msg_op_name(v)), v);
+	for (v = ALERT_TASK_ASSIGNED; v <= ALERT_REFUSED; v++) {
+		assert_int_equal(msg_alert_from(msg_alert_name(v)), v);
+		assert_int_equal(msg_topic_type(msg_alert_topic(v),
+						strlen(msg_alert_topic(v))),
+				 MSG_ALERT);
+	}
 	for (v = CATEGORY_CYBERSECURITY; v <= CATEGORY_TOXIC_INFORMATION; v++)
 		assert_int_equal(msg_category_from(msg_category_name(v)), v);
 	assert_int_equal(msg_kind_from("Incident"), KIND_NONE);
@@ -2940,6 +3316,7 @@ static void test_names_inverse(void **state)
 	assert_int_equal(msg_category_from("cyber"), CATEGORY_NONE);
 	assert_int_equal(msg_severity_from("highest"), SEVERITY_NONE);
 	assert_int_equal(msg_op_from("complet"), OP_NONE);
+	assert_int_equal(msg_op_from("Retry"), OP_NONE);
 	for (v = STATE_OPEN; v <= STATE_CANCELLED; v++)
 		assert_int_equal(msg_state_from(msg_state_name(v)), v);
 	assert_int_equal(msg_state_from("closed"), STATE_NONE);
@@ -3107,6 +3484,12 @@ int main(void)
 		cmocka_unit_test(test_encode_heartbeat),
 		cmocka_unit_test(test_encode_only_set_fields),
 		cmocka_unit_test(test_encode_refuses_missing_fields),
+		cmocka_unit_test(test_round_trip_refused_alert),
+		cmocka_unit_test(test_encode_alert_due_at_but_no_reason),
+		cmocka_unit_test(test_encode_refuses_bad_refused_alerts),
+		cmocka_unit_test(test_retry_fields_decoded),
+		cmocka_unit_test(test_round_trip_retry),
+		cmocka_unit_test(test_encode_refuses_bad_retries),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_names_inverse),
 		cmocka_unit_test(test_topics),
