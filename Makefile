@@ -22,7 +22,7 @@ all: build
 deps:
 	@if ! command -v cmake >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 \
 	   || ! pkg-config --exists $(PKGS) 2>/dev/null \
-	   || ! $(PY) -c 'import zmq, msgpack, lmdb' 2>/dev/null; then \
+	   || ! $(PY) -c 'import zmq, msgpack, lmdb, aiosmtpd' 2>/dev/null; then \
 		./tools/install-deps.sh; \
 	fi
 

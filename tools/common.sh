@@ -10,3 +10,15 @@ free_port() {
 field() {
 	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
 }
+
+# Wait (up to 10 s) until something listens on each TCP port on 127.0.0.1.
+wait_ports() {
+	for _ in $(seq 100); do
+		/usr/bin/python3 -c 'import socket, sys
+for p in sys.argv[1:]:
+    socket.create_connection(("127.0.0.1", int(p)), 1).close()' "$@" \
+			2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}

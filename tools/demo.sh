@@ -3,7 +3,10 @@
 # show it working: several agencies report, intake logs every report, the
 # router turns them into tasks for the units responsible, progress and
 # completion reports move the tasks, the deadline daemon reminds, declares
-# overdue and escalates, and everything stops cleanly.
+# overdue and escalates, baton-notify delivers every alert (the office feed,
+# printed live by `batonctl watch`; email, to a local SMTP sink; webhooks,
+# to a local receiver that checks their signatures), and everything stops
+# cleanly.
 #
 # So that deadlines pass while you watch, the demo runs the bundled rules
 # with every hour read as a second (a day as 24 seconds): the critical
@@ -20,6 +23,7 @@ build=$(cd "${1:-$here/build}" && pwd)
 intake="$build/daemons/intake/baton-intake"
 router="$build/daemons/router/baton-router"
 deadline="$build/daemons/deadline/baton-deadline"
+notify="$build/daemons/notify/baton-notify"
 ctl="$build/tools/batonctl/batonctl"
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/baton-demo.XXXXXX")
@@ -34,12 +38,21 @@ trap cleanup EXIT INT TERM
 say() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 # The bundled config, moved into the temporary directory: state, sockets.
+# Email goes to a local SMTP sink, webhooks to a local receiver.
 port=$(free_port)
+smtp_port=$(free_port)
+hook_port=$(free_port)
 sed -e "s|^state_dir *=.*|state_dir = $work/state|" \
     -e "s|ipc:///run/baton/|ipc://$work/|" \
     -e "s|^submit *=.*|submit = tcp://127.0.0.1:$port|" \
+    -e "s|^feed *=.*|feed = ipc://$work/feed|" \
+    -e "s|^smtp *=.*|smtp = smtp://127.0.0.1:$smtp_port|" \
+    -e "s|^smtp_starttls *=.*|smtp_starttls = no|" \
+    -e "s|^retry_min *=.*|retry_min = 1s|" \
     "$here/config/baton.conf" > "$work/baton.conf"
 cp "$here/config/calendar.conf" "$work/"
+sed -e "s|http://127.0.0.1:7480/|http://127.0.0.1:$hook_port/|" \
+    "$here/config/agencies.conf" > "$work/agencies.conf"
 perl -pe 'if (/^(deadline|due|reminders|escalation)\s*=/) {
 	s/\b(\d+)d\b/($1 * 24) . "s"/ge; s/\b(\d+)h\b/$1s/g }' \
 	"$here/config/routes.conf" > "$work/routes.conf"
@@ -49,19 +62,34 @@ say "Checking the configuration and the routing rules"
 "$intake" -c "$conf" --check
 "$router" -c "$conf" --check
 "$deadline" -c "$conf" --check
+"$notify" -c "$conf" --check
 
-say "Starting baton-intake, baton-router and baton-deadline (state in $work/state)"
+say "Starting a mail sink and a webhook receiver on 127.0.0.1"
+/usr/bin/python3 "$here/tools/demo-sinks.py" "$smtp_port" "$hook_port" \
+	"$work/agencies.conf" &
+pids+=($!)
+wait_ports "$smtp_port" "$hook_port"
+
+say "Starting the four daemons (state in $work/state)"
 "$intake" -c "$conf" 2> >(sed -u 's/^/    [intake] /' >&2) &
 pids+=($!)
 "$router" -c "$conf" 2> >(sed -u 's/^/    [router] /' >&2) &
 pids+=($!)
 "$deadline" -c "$conf" 2> >(sed -u 's/^/    [deadline] /' >&2) &
 pids+=($!)
+# The journal channel writes one line per alert: the feed shows them.
+"$notify" -c "$conf" 2> >(grep --line-buffered -v ' ALERT_ID=' |
+	sed -u 's/^/    [notify] /' >&2) &
+pids+=($!)
 for _ in $(seq 50); do
 	[ -S "$work/intake.replay" ] && [ -S "$work/router.replay" ] &&
-		[ -S "$work/deadline.replay" ] && break
+		[ -S "$work/deadline.replay" ] && [ -S "$work/feed" ] && break
 	sleep 0.1
 done
+# The office's view: every alert on the feed, as it is published.
+"$ctl" -c "$conf" watch 2>/dev/null > >(sed -u 's/^/    [feed] /') &
+pids+=($!)
+sleep 0.3
 start=$(date +%s)
 
 submit() { "$ctl" -c "$conf" submit "$@" | sed 's/^/    /'; }
@@ -131,6 +159,11 @@ until [ $(( $(date +%s) - start )) -ge 40 ]; do sleep 1; done
 
 say "batonctl alerts: what fired"
 "$ctl" -c "$conf" alerts | sed 's/^/    /'
+
+say "batonctl deliveries --alert T-1/1/overdue: who was told, and how"
+"$ctl" -c "$conf" deliveries --alert T-1/1/overdue | sed 's/^/    /'
+echo "    and over all alerts:"
+"$ctl" -c "$conf" deliveries | tail -1 | sed 's/^/    /'
 
 say "batonctl verify: the hash chain"
 "$ctl" -c "$conf" verify

@@ -52,6 +52,7 @@ BUILD = os.path.abspath(os.environ.get("BATON_BUILD",
 INTAKE_BIN = os.path.join(BUILD, "daemons", "intake", "baton-intake")
 ROUTER_BIN = os.path.join(BUILD, "daemons", "router", "baton-router")
 DEADLINE_BIN = os.path.join(BUILD, "daemons", "deadline", "baton-deadline")
+NOTIFY_BIN = os.path.join(BUILD, "daemons", "notify", "baton-notify")
 BATONCTL_BIN = os.path.join(BUILD, "tools", "batonctl", "batonctl")
 BUSTAP_BIN = os.path.join(BUILD, "tests", "bus-tap")
 
@@ -341,10 +342,14 @@ class BatonEnv:
     one in the temp dir; it may not exist until the router starts).
     calendar: the business calendar ([baton] calendar): "bundled" for
     config/calendar.conf (the default with the bundled routes), a path, or
-    None for none."""
+    None for none.
+    agencies: the agencies file baton-notify reads ([baton] agencies): a
+    path, or None for none. notify: more "key = value" lines for [notify]
+    (a dict), e.g. the SMTP server of a test's sink."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
-                 map_size="64M", routes=None, calendar=None):
+                 map_size="64M", routes=None, calendar=None, agencies=None,
+                 notify=None):
         check_binaries(INTAKE_BIN, BATONCTL_BIN)
         self.dir = make_tmpdir()
         self.state_dir = os.path.join(self.dir, "state")
@@ -364,6 +369,7 @@ class BatonEnv:
                                                         "deadline.pub")
         self.deadline_replay = "ipc://" + os.path.join(self.dir,
                                                        "deadline.replay")
+        self.feed = "ipc://" + os.path.join(self.dir, "feed")
         self.routes = os.path.abspath(routes or BUNDLED_ROUTES)
         # The bundled rules count some deadlines in business time.
         if calendar is None and routes is None:
@@ -381,6 +387,11 @@ class BatonEnv:
         ]
         if calendar is not None:
             lines.append("calendar = %s" % os.path.abspath(calendar))
+        if agencies is not None:
+            lines.append("agencies = %s" % os.path.abspath(agencies))
+        lines += ["", "[notify]", "feed = %s" % self.feed]
+        for k, v in (notify or {}).items():
+            lines.append("%s = %s" % (k, v))
         lines += [
             "",
             "[router]",
@@ -408,6 +419,8 @@ class BatonEnv:
                               [ROUTER_BIN, "-c", self.conf])
         self.deadline = Process(self.dir, "deadline",
                                 [DEADLINE_BIN, "-c", self.conf])
+        self.notify = Process(self.dir, "notify",
+                              [NOTIFY_BIN, "-c", self.conf])
         self.ctx = zmq.Context()
         self.clients = []
         self.taps = []
@@ -424,6 +437,10 @@ class BatonEnv:
     def start_deadline(self):
         check_binaries(DEADLINE_BIN)
         return self.deadline.start()
+
+    def start_notify(self):
+        check_binaries(NOTIFY_BIN)
+        return self.notify.start()
 
     @property
     def router_state(self):
@@ -537,6 +554,7 @@ class BatonEnv:
         self.clients = []
         for t in self.taps:
             t.kill()
+        self.notify.kill()
         self.deadline.kill()
         self.router.kill()
         self.intake.kill()

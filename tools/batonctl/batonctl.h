@@ -5,6 +5,8 @@
 #define BATONCTL_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "time.h"
@@ -65,6 +67,19 @@ void ctl_print_json(struct json_t *o);
 const char *ctl_due_text(instant_t due, instant_t now, char *buf,
 			 size_t size);
 
+/*
+ * Send body to intake's submit socket ep and wait up to timeout ms for the
+ * answer, resending every 2 s (intake answers a resent id with the first
+ * answer); print it ("accepted: ..." or "refused (code): ...", or JSON).
+ * Returns the exit status: 0 acknowledged, 1 refused or a bad answer,
+ * 3 no answer.
+ */
+int ctl_send(const char *ep, const void *body, size_t len, int64_t timeout,
+	     bool json);
+
+/* A fresh report or command id, "ctl-<ms>-<random>"; malloc'd, or NULL. */
+char *ctl_generated_id(void);
+
 int cmd_submit(struct ctl *ctl, int argc, char **argv);
 int cmd_queue(struct ctl *ctl, int argc, char **argv);
 int cmd_task(struct ctl *ctl, int argc, char **argv);
@@ -74,5 +89,8 @@ int cmd_verify(struct ctl *ctl, int argc, char **argv);
 int cmd_status(struct ctl *ctl, int argc, char **argv);
 int cmd_timers(struct ctl *ctl, int argc, char **argv);
 int cmd_alerts(struct ctl *ctl, int argc, char **argv);
+int cmd_deliveries(struct ctl *ctl, int argc, char **argv);
+int cmd_retry(struct ctl *ctl, int argc, char **argv);
+int cmd_watch(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -18,6 +18,7 @@
 #include "bus.h"
 #include "ledger.h"
 #include "msg.h"
+#include "outbox.h"
 #include "store.h"
 #include "time.h"
 
@@ -68,6 +69,7 @@ static json_t *event_json(const struct bus_event *ev, const struct msg *m)
 	S("period", m->period);
 	S("op", m->op ? msg_op_name(m->op) : NULL);
 	S("to", m->to);
+	S("delivery", m->delivery);
 	S("reason", m->reason);
 	if (m->has_occurred_at)
 		json_object_set_new(o, "occurred_at",
@@ -255,13 +257,13 @@ static json_t *store_status(const struct config *conf, const char *name)
 	struct store_cursor *c = NULL;
 	struct store_txn *t = NULL;
 	struct store *st = NULL;
-	store_table_t events, cursor;
-	uint64_t records = 0, last = 0, map = 0, used = 0;
+	store_table_t events, cursor, due;
+	uint64_t records = 0, last = 0, map = 0, used = 0, ndue = 0;
 	json_t *o = json_object(), *applied = json_object();
 	const void *k, *v;
 	size_t klen, vlen;
 	char *dir = config_state_path(conf, name);
-	bool has_events, has_cursor;
+	bool has_events, has_cursor, has_due;
 	int r;
 
 	r = dir ? store_open(dir, &so, &st) : -ENOMEM;
@@ -275,7 +277,10 @@ static json_t *store_status(const struct config *conf, const char *name)
 	/* Tables first: a snapshot sees only handles opened before it. */
 	has_events = store_table(st, BUS_EVENTS_TABLE, &events) == 0;
 	has_cursor = store_table(st, BUS_CURSOR_TABLE, &cursor) == 0;
+	has_due = store_table(st, OUTBOX_DUE, &due) == 0;
 	r = store_begin(st, false, &t);
+	if (r == 0 && has_due)
+		store_count(t, due, &ndue);
 	if (r == 0 && has_events) {
 		store_count(t, events, &records);
 		if (store_last(t, events, &k, &klen, NULL, NULL) == 0)
@@ -297,8 +302,15 @@ static json_t *store_status(const struct config *conf, const char *name)
 	store_abort(t);
 	store_usage(st, &map, &used);
 	store_close(st);
-	json_object_set_new(o, "published", json_integer((json_int_t)last));
-	json_object_set_new(o, "events", json_integer((json_int_t)records));
+	if (has_events) {
+		json_object_set_new(o, "published",
+				    json_integer((json_int_t)last));
+		json_object_set_new(o, "events",
+				    json_integer((json_int_t)records));
+	}
+	if (has_due)
+		json_object_set_new(o, "deliveries_due",
+				    json_integer((json_int_t)ndue));
 	json_object_set_new(o, "applied", applied);
 	json_object_set_new(o, "map_size", json_integer((json_int_t)map));
 	json_object_set_new(o, "map_used", json_integer((json_int_t)used));
@@ -308,7 +320,7 @@ static json_t *store_status(const struct config *conf, const char *name)
 int cmd_status(struct ctl *ctl, int argc, char **argv)
 {
 	static const char *const daemons[] = { "intake", "router",
-						 "deadline" };
+						 "deadline", "notify" };
 	const struct config *conf;
 	bool json = argc > 1 && strcmp(argv[1], "--json") == 0;
 	json_t *all;
@@ -341,13 +353,19 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 			printf(" %s\n", err);
 			continue;
 		}
-		printf(" published seq %" JSON_INTEGER_FORMAT,
-		       json_integer_value(json_object_get(o, "published")));
+		if (json_object_get(o, "published"))
+			printf(" published seq %" JSON_INTEGER_FORMAT ",",
+			       json_integer_value(json_object_get(o,
+								  "published")));
 		applied = json_object_get(o, "applied");
 		json_object_foreach(applied, from, seq)
-			printf(", applied %s seq %" JSON_INTEGER_FORMAT, from,
+			printf(" applied %s seq %" JSON_INTEGER_FORMAT ",", from,
 			       json_integer_value(seq));
-		printf(", store %.1f of %.1f MiB\n",
+		if (json_object_get(o, "deliveries_due"))
+			printf(" deliveries due %" JSON_INTEGER_FORMAT ",",
+			       json_integer_value(json_object_get(o,
+						  "deliveries_due")));
+		printf(" store %.1f of %.1f MiB\n",
 		       json_integer_value(json_object_get(o, "map_used")) /
 		       1048576.0,
 		       json_integer_value(json_object_get(o, "map_size")) /

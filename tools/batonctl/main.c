@@ -74,6 +74,33 @@ static const struct command commands[] = {
 "  -s, --since T      only those fired at or after T: an instant\n"
 "                     (2026-11-26T08:00:00Z, Unix ms) or a duration ago (2h)\n"
 "      --json         one JSON object per line, every field\n" },
+	{ "deliveries", cmd_deliveries,
+	  "[--state S] [--agency A] [--alert ID] [--json]",
+	  "every delivery of every alert: sent, pending, retrying or dead",
+"  -s, --state S      only deliveries in state S: pending, sent, retrying,\n"
+"                     dead\n"
+"  -a, --agency A     only deliveries to agency A\n"
+"  -A, --alert ID     only the deliveries of alert ID\n"
+"      --json         one JSON object per line, every field\n"
+"\nA delivery id is ALERT:AGENCY:CHANNEL, channel feed, journal, email or\n"
+"webhook, e.g. T-12/1/overdue:mps-a05:email.\n" },
+	{ "retry", cmd_retry, "ID [--agency A] [--reason TEXT]",
+	  "try a dead delivery again (ID: a delivery, or an alert's dead ones)",
+"  -a, --agency A     who asks (default office; with auth = none intake\n"
+"                     trusts it)\n"
+"  -r, --reason TEXT  why, for the record\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nThe retry is an operator command through intake (op \"retry\"), so\n"
+"intake's log records it; baton-notify puts the delivery back to pending.\n" },
+	{ "watch", cmd_watch, "[PREFIX...] [--count N] [--timeout DUR] [--json]",
+	  "print the office alert feed as alerts arrive",
+"PREFIX is a topic prefix, alert.KIND.AGENCY: alert.overdue. for every\n"
+"overdue alert, alert.reminder.mps-a05 for one agency's reminders\n"
+"(default: alert., everything).\n"
+"  -n, --count N      stop after N alerts\n"
+"  -w, --timeout DUR  stop after DUR\n"
+"      --json         one JSON object per line\n" },
 	{ "routes", cmd_routes, "test FILE.json",
 	  "which routing rules a report would match, and what would follow",
 "FILE.json is a report as a JSON object (- for stdin), e.g.\n"
@@ -94,7 +121,7 @@ static void usage(FILE *f)
 		   "      --version      print the version\n\n"
 		   "commands:\n", CONFIG_DEFAULT_PATH);
 	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-8s %s\n", commands[i].name, commands[i].help);
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].help);
 	fprintf(f, "\n'batonctl COMMAND --help' shows a command's options.\n");
 }
 

@@ -63,10 +63,6 @@ int ctl_pack_json(msgpack_packer *pk, json_t *v, const char **bad)
 
 /* ---- talking to intake ---- */
 
-/*
- * Send body on a DEALER socket and wait for the answer, resending every
- * RESEND_MS. Returns 0 with *ans decoded, -ETIMEDOUT, -errno.
- */
 static int exchange(const char *ep, const void *body, size_t len,
 		    int64_t timeout, struct msg *ans, struct msg_error *err)
 {
@@ -124,7 +120,7 @@ static int set_str(json_t *o, const char *key, const char *val)
 	return json_object_set_new(o, key, json_string(val));
 }
 
-static char *generated_id(void)
+char *ctl_generated_id(void)
 {
 	char *id;
 
@@ -163,6 +159,29 @@ static void print_answer(const struct msg *a, bool json)
 	       a->seq, when);
 }
 
+int ctl_send(const char *ep, const void *body, size_t len, int64_t timeout,
+	     bool json)
+{
+	struct msg_error err = { 0 };
+	struct msg ans = { 0 };
+	int r, status = 1;
+
+	r = exchange(ep, body, len, timeout, &ans, &err);
+	if (r == -ETIMEDOUT) {
+		ctl_error("no answer from %s within %" PRId64 " ms; resending "
+			  "the same id later is safe", ep, timeout);
+		status = 3;
+	} else if (r < 0) {
+		ctl_error("bad answer from %s: %s", ep,
+			  err.text[0] ? err.text : strerror(-r));
+	} else {
+		print_answer(&ans, json);
+		status = ans.type == MSG_ACK ? 0 : 1;
+	}
+	msg_free(&ans);
+	return status;
+}
+
 int cmd_submit(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -192,12 +211,10 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 	bool drill = false, json = false, has_occurred = false;
 	msgpack_sbuffer sb = { 0 };
 	msgpack_packer pk;
-	struct msg_error err = { 0 };
-	struct msg ans = { 0 };
 	json_t *o = NULL;
 	const char *bad = NULL;
 	char *id = NULL;
-	int c, r, status = 1;
+	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "a:i:k:C:s:t:b:l:T:p:o:df:e:w:h",
 				opts, NULL)) != -1) {
@@ -265,7 +282,7 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 	if (!json_object_get(o, "type"))
 		json_object_set_new(o, "type", json_string("report"));
 	if (!keys['i'] && !json_object_get(o, "id")) {
-		id = generated_id();
+		id = ctl_generated_id();
 		keys['i'] = id;
 	}
 	set_str(o, "id", keys['i']);
@@ -298,20 +315,8 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 		ep = conf->intake.submit;
 	}
 
-	r = exchange(ep, sb.data, sb.size, timeout, &ans, &err);
-	if (r == -ETIMEDOUT) {
-		ctl_error("no answer from %s within %" PRId64 " ms; resending "
-			  "the same id later is safe", ep, timeout);
-		status = 3;
-	} else if (r < 0)
-		ctl_error("bad answer from %s: %s", ep,
-			  err.text[0] ? err.text : strerror(-r));
-	else {
-		print_answer(&ans, json);
-		status = ans.type == MSG_ACK ? 0 : 1;
-	}
+	status = ctl_send(ep, sb.data, sb.size, timeout, json);
 out:
-	msg_free(&ans);
 	msgpack_sbuffer_destroy(&sb);
 	json_decref(o);
 	free(id);

@@ -1,0 +1,332 @@
+/*
+ * notify/main.c - baton-notify: every alert delivered to the office and the
+ * responsible unit, by feed, email, webhook and journal, with retries and
+ * without duplicates.
+ *
+ * The daemon subscribes to the router (new and reassigned tasks,
+ * refusals), the deadline daemon (reminders, overdue, escalations, missing
+ * reports) and intake (operators' retry commands), and turns each alert
+ * into outbox rows in the same transaction (ingest.c). The loop delivers
+ * what is due in rounds (deliver.c), with email and webhook attempts
+ * running concurrently under libcurl (transfer.c). This file is the life
+ * cycle: options, configuration and agencies.conf, store, sockets, the
+ * loop, SIGHUP (a new agencies.conf, or the old one kept if the new file is
+ * wrong).
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <sodium.h>
+#include <zmq.h>
+
+#include "log.h"
+#include "notify.h"
+
+#define STATUS_EVERY_MS	1000
+/* The feed's queue per subscriber: a slow one loses alerts past it (PUB),
+ * so it is larger than the bus's default; batonctl deliveries has them. */
+#define FEED_HWM	100000
+
+static const char about[] =
+"Deliver every alert to the office and the responsible unit: the office\n"
+"alert feed (PUB, topic alert.<kind>.<agency>), email (SMTP), webhooks\n"
+"(HTTP POST, signed) and the journal. Each delivery is an outbox row that\n"
+"survives restarts; failed ones are retried with growing gaps, then kept\n"
+"as dead for `batonctl deliveries` and `batonctl retry`. --check checks\n"
+"agencies.conf too. SIGHUP reloads agencies.conf; if the new file is\n"
+"wrong, the one in force stays and the error is logged.\n";
+
+/* Load the agencies conf names, if any; on error, print or log why. */
+static int load_agencies(const struct config *conf, struct agency_set **ret,
+			 bool to_log)
+{
+	struct config_error err;
+	char text[1024];
+	int r;
+
+	*ret = NULL;
+	if (!conf->agencies)
+		return 0;
+	r = agency_load(conf->agencies, ret, &err);
+	if (r < 0) {
+		config_error_text(&err, text, sizeof(text));
+		if (to_log)
+			log_warnx("%s", text);
+		else
+			fprintf(stderr, "%s\n", text);
+	}
+	return r;
+}
+
+static void on_reload(void *arg)
+{
+	struct notify *n = arg;
+	struct agency_set *fresh = NULL;
+
+	if (load_agencies(n->conf, &fresh, true) < 0) {
+		log_warnx("keeping the agencies in force");
+		return;
+	}
+	agency_free(n->agencies);
+	n->agencies = fresh;
+	if (fresh)
+		log_info("reloaded %zu agencies from %s; they apply to "
+			 "alerts and attempts from now on", agency_count(fresh),
+			 agency_path(fresh));
+}
+
+static void status(struct notify *n)
+{
+	service_status(n->svc,
+		       "alerts %" PRIu64 ", delivered %" PRIu64 ", retried %"
+		       PRIu64 ", dead %" PRIu64 ", in flight %zu; router seq %"
+		       PRIu64 ", deadline seq %" PRIu64, n->total.alerts,
+		       n->total.sent, n->total.retried, n->total.dead,
+		       notify_curl_inflight(n->curl),
+		       bus_sub_applied(n->router),
+		       bus_sub_applied(n->deadline));
+}
+
+/* A round now, if anything is due or came back. */
+static int64_t deliver(struct notify *n)
+{
+	instant_t wall = time_now();
+	int r;
+
+	if (n->next_due > wall && !n->results)
+		return -1;
+	r = notify_deliver(n, wall);
+	if (r < 0) {
+		log_warnx("delivering: %s; trying again in a second",
+			  strerror(-r));
+		n->next_due = wall + TIME_MS_PER_S;
+		return TIME_MS_PER_S;
+	}
+	return r == 1 ? 0 : -1;	/* more due: after the sockets */
+}
+
+static int64_t on_tick(void *arg, int64_t now)
+{
+	struct notify *n = arg;
+	int64_t next = STATUS_EVERY_MS, t;
+	struct bus_sub *subs[] = { n->router, n->deadline, n->intake };
+
+	for (size_t i = 0; i < 3; i++) {
+		t = bus_sub_tick(subs[i], now);
+		if (t >= 0 && t < next)
+			next = t;
+	}
+	if (notify_curl_timeout(n->curl) == 0)
+		notify_curl_run(n->curl, true);
+	if (deliver(n) == 0)
+		next = 0;
+	t = notify_curl_timeout(n->curl);
+	if (t >= 0 && t < next)
+		next = t;
+	if (n->next_due != INT64_MAX) {
+		t = n->next_due - time_now();
+		if (t < next)
+			next = t < 0 ? 0 : t;
+	}
+	if (now - n->status_at >= STATUS_EVERY_MS) {
+		status(n);
+		n->status_at = now;
+	}
+	return next;
+}
+
+static int on_event(void *arg, short revents)
+{
+	struct bus_sub *s = arg;
+	int r = bus_sub_on_readable(s);
+
+	/* A batch that cannot be stored is retried on the next event. */
+	if (r < 0)
+		log_warnx("applying events: %s", strerror(-r));
+	return 0;
+}
+
+static int on_curl(void *arg, short revents)
+{
+	struct notify *n = arg;
+	int r = notify_curl_run(n->curl, false);
+
+	if (r < 0)
+		log_warnx("transfers: %s", strerror(-r));
+	return 0;
+}
+
+/* Subscribe to one publisher and watch its two sockets. */
+static int subscribe(struct notify *n, const char *name, const char *pub,
+		     const char *replay, struct bus_sub **ret)
+{
+	struct bus_sub_handler h = {
+		.apply = notify_apply, .done = notify_done, .arg = n,
+	};
+	int r;
+
+	r = bus_sub_new(n->zctx, n->store, name, pub, replay, &h, ret);
+	if (r < 0) {
+		log_warnx("connect %s / %s: %s", pub, replay, strerror(-r));
+		return r;
+	}
+	service_watch(n->svc, bus_sub_socket(*ret), -1, ZMQ_POLLIN, on_event,
+		      *ret);
+	service_watch(n->svc, bus_sub_replay_socket(*ret), -1, ZMQ_POLLIN,
+		      on_event, *ret);
+	return 0;
+}
+
+static int open_feed(struct notify *n)
+{
+	int hwm = FEED_HWM;
+
+	n->feed = zmq_socket(n->zctx, ZMQ_PUB);
+	if (!n->feed)
+		return -errno;
+	zmq_setsockopt(n->feed, ZMQ_SNDHWM, &hwm, sizeof(hwm));
+	if (zmq_bind(n->feed, n->conf->notify.feed) < 0) {
+		log_warnx("bind %s: %s", n->conf->notify.feed,
+			  zmq_strerror(errno));
+		return -errno;
+	}
+	return 0;
+}
+
+static int run(struct notify *n)
+{
+	struct store_options so = {
+		.map_size = n->conf->map_size, .create = true,
+	};
+	char *dir;
+	int r;
+
+	dir = config_state_path(n->conf, "notify");
+	if (!dir)
+		return -ENOMEM;
+	r = store_open(dir, &so, &n->store);
+	if (r == -EBUSY)
+		log_warnx("store %s is in use: is another baton-notify "
+			  "running on this configuration?", dir);
+	else if (r < 0)
+		log_warnx("store %s: %s", dir, strerror(-r));
+	free(dir);
+	if (r < 0)
+		return r;
+	r = outbox_open(n->store, &n->ob);
+	if (r == 0)
+		r = notify_next_due(n);
+	if (r < 0) {
+		log_warnx("outbox: %s", strerror(-r));
+		return r;
+	}
+	n->zctx = zmq_ctx_new();
+	if (!n->zctx)
+		return -errno;
+	r = service_new(&n->svc);
+	if (r == 0)
+		r = notify_curl_new(n, &n->curl);
+	if (r == 0)
+		r = open_feed(n);
+	if (r == 0)
+		r = subscribe(n, "router", n->conf->router.publish,
+			      n->conf->router.replay, &n->router);
+	if (r == 0)
+		r = subscribe(n, "deadline", n->conf->deadline.publish,
+			      n->conf->deadline.replay, &n->deadline);
+	if (r == 0)
+		r = subscribe(n, "intake", n->conf->intake.publish,
+			      n->conf->intake.replay, &n->intake);
+	if (r < 0)
+		return r;
+	service_watch(n->svc, NULL, notify_curl_fd(n->curl), ZMQ_POLLIN,
+		      on_curl, n);
+	service_on_tick(n->svc, on_tick, n);
+	service_on_reload(n->svc, on_reload, n);
+
+	if (n->agencies)
+		log_info("%zu agencies from %s", agency_count(n->agencies),
+			 agency_path(n->agencies));
+	else
+		log_info("no [baton] agencies: alerts go to the feed and "
+			 "the journal only");
+	if (!n->conf->notify.smtp)
+		log_info("no [notify] smtp: no email is sent");
+	log_info("feed on %s; router seq %" PRIu64 ", deadline seq %" PRIu64
+		 " applied", n->conf->notify.feed, bus_sub_applied(n->router),
+		 bus_sub_applied(n->deadline));
+	service_ready(n->svc, "catching up from router seq %" PRIu64
+		      ", deadline seq %" PRIu64, bus_sub_applied(n->router),
+		      bus_sub_applied(n->deadline));
+	r = service_run(n->svc);
+	log_info("stopping: alerts %" PRIu64 ", delivered %" PRIu64
+		 ", retried %" PRIu64 ", dead %" PRIu64 "; %zu attempts in "
+		 "flight abandoned, due again after their lease",
+		 n->total.alerts, n->total.sent, n->total.retried,
+		 n->total.dead, notify_curl_inflight(n->curl));
+	return r;
+}
+
+static void teardown(struct notify *n)
+{
+	notify_curl_free(n->curl);
+	while (n->results) {
+		struct notify_result *next = n->results->next;
+
+		free(n->results);
+		n->results = next;
+	}
+	bus_sub_free(n->intake);
+	bus_sub_free(n->deadline);
+	bus_sub_free(n->router);
+	if (n->feed)
+		zmq_close(n->feed);
+	if (n->zctx)
+		zmq_ctx_term(n->zctx);
+	store_close(n->store);
+	agency_free(n->agencies);
+	service_free(n->svc);	/* last: it unblocks the stop signals */
+}
+
+int main(int argc, char **argv)
+{
+	struct service_args args;
+	struct config *conf = NULL;
+	struct notify n = { 0 };
+	int r;
+
+	r = service_init(argc, argv, "baton-notify", about, &args, &conf);
+	if (r >= 0)
+		return r;
+	n.conf = conf;
+	if (load_agencies(conf, &n.agencies, false) < 0) {
+		config_free(conf);
+		return 1;
+	}
+	if (args.check) {
+		printf("%s: OK\n", args.config);
+		if (n.agencies)
+			printf("%s: OK, %zu agencies\n",
+			       agency_path(n.agencies),
+			       agency_count(n.agencies));
+		agency_free(n.agencies);
+		config_free(conf);
+		return 0;
+	}
+	if (sodium_init() < 0 || curl_global_init(CURL_GLOBAL_DEFAULT) != 0) {
+		fprintf(stderr, "baton-notify: cannot initialise libsodium "
+			"or libcurl\n");
+		agency_free(n.agencies);
+		config_free(conf);
+		return 1;
+	}
+	r = run(&n);
+	teardown(&n);
+	curl_global_cleanup();
+	config_free(conf);
+	return r < 0 ? 1 : 0;
+}
