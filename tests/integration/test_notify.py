@@ -26,8 +26,11 @@ both from sinks.py, and SUB sockets on the office alert feed.
                the restart it is still there and is delivered; nothing
                recorded sent is sent again by a clean restart
   slow         a webhook that never answers (12 alerts, more than its 8
-               slots): another agency's webhook, the feed and the mail
-               are delivered at once all the same
+               slots, of 10 in all): another agency's webhook, the feed
+               and the mail are delivered at once all the same
+  reload       a broken agencies.conf: --check names its line, SIGHUP
+               keeps the set in force; a good one applies to what comes
+               next
   refusal      a completion of an unknown task: the office is told
                (alert.refused.office, email)
   catch-up     1,200 tasks made while baton-notify is down (more than the
@@ -292,18 +295,20 @@ class NotifyTest(unittest.TestCase):
         self.assertNotIn("mps-a05", r.out)
 
     def test_backoff_dead_and_retry(self):
+        # The slow rule: no reminder comes to add attempts of its own.
         env = self.start()
-        self.http.status = 503
-        self.submit(agency="hanoi", category="cybersecurity",
-                    severity="high", title="backoff")
-        hook = "T-1/1/assigned:mps-a05:webhook"
+        self.ais.status = 503
+        self.submit(agency="hanoi", category="information-security",
+                    title="backoff")
+        hook = "T-1/1/assigned:mic-ais:webhook"
         # Three failures, then the receiver recovers: sent on the fourth.
-        self.http.wait_for(3, timeout=15)
-        self.http.status = 200
+        self.ais.wait_for(3, timeout=15)
+        self.ais.status = 200
         row = self.wait_delivery(hook, "sent")
         self.assertEqual(row["attempts"], 4)
-        reqs = [r for r in self.http.received()
-                if r["headers"]["Idempotency-Key"] == "T-1/1/assigned"]
+        reqs = self.ais.received()
+        self.assertEqual([r["headers"]["Idempotency-Key"] for r in reqs],
+                         ["T-1/1/assigned"] * 4)
         self.assertEqual([r["status"] for r in reqs], [503, 503, 503, 200])
         gaps = [b["at"] - a["at"] for a, b in zip(reqs, reqs[1:])]
         # retry_min 200ms doubling, half of it jitter: gap 3 > gap 1.
@@ -318,7 +323,7 @@ class NotifyTest(unittest.TestCase):
         row = self.wait_delivery(dead, "dead", timeout=20)
         self.assertEqual(row["attempts"], 4)
         self.assertIn("503", row["error"])
-        self.assertEqual(len(self.ais.received()), 4)
+        self.assertEqual(len(self.ais.received()), 8)
         r = env.batonctl("deliveries", "--state", "dead")
         self.assertEqual(r.returncode, 0, r.err)
         self.assertIn(dead, r.out)
@@ -329,7 +334,7 @@ class NotifyTest(unittest.TestCase):
         r = env.batonctl("retry", dead, "--reason", "receiver fixed")
         self.assertEqual(r.returncode, 0, r.out + r.err)
         row = self.wait_delivery(dead, "sent")
-        self.assertEqual(len(self.ais.received()), 5)
+        self.assertEqual(len(self.ais.received()), 9)
         log = env.log()
         cmds = [x for x in log if x.get("op") == "retry"]
         self.assertEqual(len(cmds), 1, log)
@@ -374,35 +379,77 @@ class NotifyTest(unittest.TestCase):
         self.assertEqual({d["state"] for d in self.deliveries()}, {"sent"})
 
     def test_slow_webhook(self):
-        # A05's receiver accepts connections and never answers.
+        # mic-ais's receiver accepts connections and never answers.
         hole = socket.socket()
         hole.bind(("127.0.0.1", 0))
         hole.listen(64)
-        self.http.stop()
-        self.http.port = hole.getsockname()[1]
+        self.ais.stop()
+        self.ais.port = hole.getsockname()[1]
         try:
-            # 10 slots: without the cap of 8 per destination, A05 takes all.
+            # 10 slots: without the cap of 8 per destination, mic-ais
+            # would take them all.
             env = self.start(timeout="5s", max_inflight="10")
             f = self.feed("alert.task-assigned.")
             time.sleep(0.5)
-            for i in range(12):     # more than A05's 8 slots
-                self.submit(agency="hanoi", category="cybersecurity",
-                            severity="high", title="stuck %d" % i)
+            for i in range(12):     # more than mic-ais's 8 slots
+                self.submit(agency="hanoi", category="information-security",
+                            title="stuck %d" % i)
             t0 = time.monotonic()
-            self.submit(agency="hanoi", category="information-security",
-                        title="leak")
-            # mic-ais's webhook, the feed and the mail do not wait for A05.
-            self.ais.wait_for(1, timeout=3)
+            self.submit(agency="hanoi", category="cybersecurity",
+                        severity="high", title="urgent")
+            # A05's webhook, the feed and the mail do not wait for mic-ais.
+            self.http.wait_for(1, timeout=3)
             self.assertLess(time.monotonic() - t0, 2.0)
-            f.wait_for(12 + 1, timeout=3)     # mic takes no feed
-            self.smtp.wait_for(2 * 12, timeout=5)
-            rows = self.deliveries("--agency", "mps-a05")
+            f.wait_for(12 + 1, timeout=3)
+            self.smtp.wait_for(2, timeout=3)        # A05 and mic
+            rows = self.deliveries("--agency", "mic-ais")
             hooks = [r for r in rows if r["channel"] == "webhook"]
             self.assertEqual(len(hooks), 12)
             self.assertTrue(all(r["state"] == "pending" for r in hooks),
                             hooks)
         finally:
             hole.close()
+
+    def test_reload_and_check(self):
+        env = self.start()
+        path = [ln.split("=", 1)[1].strip() for ln in open(env.conf)
+                if ln.startswith("agencies =")][0]
+        good = open(path).read()
+
+        # A mistake: --check names the file and line; SIGHUP keeps the set.
+        with open(path, "w") as f:
+            f.write(good + "\n[agency broken]\nemail = not-an-address\n")
+        bad_line = good.count("\n") + 3
+        r = bt.subprocess.run([bt.NOTIFY_BIN, "-c", env.conf, "--check"],
+                              capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1)
+        self.assertIn("%s:%d:" % (path, bad_line), r.stderr)
+        env.notify.proc.send_signal(bt.signal.SIGHUP)
+        wait_until(lambda: "keeping the agencies in force"
+                   in env.notify.output(), 5, what="the refusal logged")
+        self.submit(agency="hanoi", category="information-security",
+                    title="before")
+        self.ais.wait_for(1)
+
+        # A good file: mic-ais loses its webhook and gains an address.
+        with open(path, "w") as f:
+            f.write(agencies_text(self.http.url("/hooks/mps-a05")) +
+                    "\n[agency mic-ais]\nemail = ais@ais.example\n")
+        r = bt.subprocess.run([bt.NOTIFY_BIN, "-c", env.conf, "--check"],
+                              capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        env.notify.proc.send_signal(bt.signal.SIGHUP)
+        wait_until(lambda: "reloaded 5 agencies" in env.notify.output(), 5,
+                   what="the reload logged")
+        a = self.submit(agency="hanoi", category="information-security",
+                        title="after")
+        msgs = self.smtp.wait_for(1)
+        self.assertEqual(msgs[-1]["to"], ["ais@ais.example"])
+        self.assertIn("T-%d/1/assigned" % a["seq"],
+                      msgs[-1]["message"]["X-Baton-Alert"])
+        time.sleep(0.5)
+        self.assertEqual(len(self.ais.received()), 1)
+        self.assertTrue(env.notify.running())
 
     def test_refusal(self):
         env = self.start()
