@@ -37,6 +37,7 @@ map_size = 1G
 submit = tcp://127.0.0.1:$port
 publish = ipc://$work/pub
 replay = ipc://$work/replay
+rate = 0                ; the load is the point: no per-agency limit
 CONF
 
 run() {	# build clients inflight

@@ -448,6 +448,7 @@ routes = $routes
 submit = $endpoint
 publish = ipc://$sockdir/$name.i.pub
 replay = ipc://$sockdir/$name.i.replay
+rate = 0                ; the load is the point: no per-agency limit
 
 [router]
 publish = ipc://$sockdir/$name.r.pub

@@ -29,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <zmq.h>
+
 #include "agency.h"
 #include "msg.h"
 
@@ -60,6 +62,8 @@ enum key {
 	K_WEBHOOK,
 	K_WEBHOOK_SECRET,
 	K_FEED,
+	K_KEY,
+	K_ROLE,
 	NKEYS
 };
 
@@ -281,10 +285,8 @@ static int set_webhook(struct load *l, struct agency *a, const char *value)
 static int set_secret(struct load *l, struct agency *a, const char *value)
 {
 	if (strlen(value) < SECRET_MIN)
-		return config_fail(l->err, 0,
-				   "webhook_secret of [agency %s] is too "
-				   "short: "
-				   "at least %d characters",
+		return config_fail(l->err, 0, "webhook_secret of [agency %s] "
+				   "is too short: at least %d characters",
 				   a->name, SECRET_MIN);
 	return set_string(l, value, &a->webhook_secret);
 }
@@ -303,6 +305,79 @@ static int set_feed(struct load *l, struct agency *a, const char *value)
 	return 0;
 }
 
+static const char *const role_names[] = {
+	[AGENCY_ROLE_AGENCY] = "agency",
+	[AGENCY_ROLE_OPERATOR] = "operator",
+	[AGENCY_ROLE_OFFICE] = "office",
+};
+
+static int set_role(struct load *l, struct agency *a, const char *value)
+{
+	for (size_t i = 0; i < sizeof(role_names) / sizeof(role_names[0]);
+	     i++)
+		if (strcmp(value, role_names[i]) == 0) {
+			a->role = (enum agency_role)i;
+			return 0;
+		}
+	return config_fail(l->err, 0, "invalid role '%s': expected agency, "
+			   "operator or office", value);
+}
+
+/* Which agency already holds key, or NULL. */
+static const struct agency *key_holder(const struct agency_set *s,
+				       const uint8_t key[AGENCY_KEY_BYTES])
+{
+	for (size_t i = 0; i < s->n; i++)
+		for (size_t k = 0; k < s->a[i].nkeys; k++)
+			if (memcmp(s->a[i].keys[k], key, AGENCY_KEY_BYTES) == 0)
+				return &s->a[i];
+	return NULL;
+}
+
+/*
+ * A comma-separated list of CurveZMQ public keys in Z85 (40 characters
+ * each), more than one while a key is being replaced. One key is one
+ * agency's: a key given twice anywhere in the file is refused.
+ */
+static int set_key(struct load *l, struct agency *a, const char *value)
+{
+	const char *s = value, *next, *end;
+	char item[AGENCY_KEY_Z85 + 1];
+	const struct agency *holder;
+	size_t len;
+
+	for (;; s = next + 1) {
+		next = strchr(s, ',');
+		end = next ? next : s + strlen(s);
+		s += strspn(s, " \t");
+		while (end > s && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		len = (size_t)(end - s);
+		if (a->nkeys == AGENCY_MAX_KEYS)
+			return config_fail(l->err, 0, "more than %d keys for "
+					   "[agency %s]", AGENCY_MAX_KEYS,
+					   a->name);
+		snprintf(item, sizeof item, "%.*s", (int)len, s);
+		if (len != AGENCY_KEY_Z85 ||
+		    !zmq_z85_decode(a->keys[a->nkeys], item))
+			return config_fail(l->err, 0, "invalid key for "
+					   "[agency %s]: expected a public key "
+					   "of %d Z85 characters, as batonctl "
+					   "keygen prints it", a->name,
+					   AGENCY_KEY_Z85);
+		holder = key_holder(l->s, a->keys[a->nkeys]);
+		if (holder)
+			return config_fail(l->err, 0, "key %s of [agency %s] "
+					   "is [agency %s]'s already (line %d): "
+					   "a key decides the agency", item,
+					   a->name, holder->name,
+					   holder->line);
+		a->nkeys++;
+		if (!next)
+			return 0;
+	}
+}
+
 static const struct {
 	const char *name;
 	int (*set)(struct load *, struct agency *, const char *);
@@ -312,6 +387,8 @@ static const struct {
 	[K_WEBHOOK] = { "webhook", set_webhook },
 	[K_WEBHOOK_SECRET] = { "webhook_secret", set_secret },
 	[K_FEED] = { "feed", set_feed },
+	[K_KEY] = { "key", set_key },
+	[K_ROLE] = { "role", set_role },
 };
 
 /* ------------------------------------------------------------- sections */
@@ -543,4 +620,16 @@ const struct agency *agency_at(const struct agency_set *s, size_t i)
 const char *agency_path(const struct agency_set *s)
 {
 	return s ? s->path : NULL;
+}
+
+const struct agency *agency_by_key(const struct agency_set *s,
+				   const uint8_t key[AGENCY_KEY_BYTES])
+{
+	return s ? key_holder(s, key) : NULL;
+}
+
+const char *agency_role_name(enum agency_role r)
+{
+	return (unsigned)r < sizeof(role_names) / sizeof(role_names[0]) ?
+	       role_names[r] : NULL;
 }

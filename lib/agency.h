@@ -10,6 +10,15 @@
  *   webhook = https://soc.mps.gov.vn/baton/alerts        ; http(s)://, or none
  *   webhook_secret = 6f1c...        ; HMAC-SHA256 key; required with webhook
  *   feed = yes                      ; its alerts on the office feed (default)
+ *   key = rq:rM>}U?@Lns47E1%kR.o@n%FcmmsL/@{H8]yf7   ; CurveZMQ public keys
+ *   role = agency                   ; agency (default), operator or office
+ *
+ * With [baton] auth = curve, a client's key decides who it is: intake
+ * accepts a connection only from a key listed here, and a message's agency
+ * is that key's agency. Its role decides what it may do: an agency
+ * submits reports, an operator also sends commands, the office also
+ * subscribes to the alert feed. A key belongs to one agency only; up to
+ * AGENCY_MAX_KEYS per agency let one be replaced without a gap.
  *
  * baton-notify reads it at start and on SIGHUP (a file with a mistake is
  * refused, naming its line, and the set in force stays). An alert for an
@@ -30,11 +39,21 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
 #define AGENCY_MAX		4096
 #define AGENCY_MAX_EMAIL	8
+#define AGENCY_MAX_KEYS		4
+#define AGENCY_KEY_BYTES	32	/* a CurveZMQ public key */
+#define AGENCY_KEY_Z85		40	/* as text */
+
+enum agency_role {
+	AGENCY_ROLE_AGENCY = 0,		/* "agency": reports */
+	AGENCY_ROLE_OPERATOR,		/* "operator": and commands */
+	AGENCY_ROLE_OFFICE,		/* "office": and the alert feed */
+};
 
 struct agency {
 	const char *name;		/* "mps-a05": msg_agency_valid() */
@@ -44,6 +63,9 @@ struct agency {
 	const char *webhook;		/* NULL: none */
 	const char *webhook_secret;	/* set exactly when webhook is */
 	bool feed;			/* default true */
+	uint8_t keys[AGENCY_MAX_KEYS][AGENCY_KEY_BYTES];
+	size_t nkeys;
+	enum agency_role role;		/* default AGENCY_ROLE_AGENCY */
 	int line;			/* of its [agency NAME] header */
 };
 
@@ -66,6 +88,13 @@ void agency_free(struct agency_set *s);
 /* The agency called name, or NULL. */
 const struct agency *agency_find(const struct agency_set *s,
 				 const char *name);
+
+/* The agency whose public key is key (AGENCY_KEY_BYTES bytes), or NULL. */
+const struct agency *agency_by_key(const struct agency_set *s,
+				   const uint8_t key[AGENCY_KEY_BYTES]);
+
+/* "agency", "operator", "office"; NULL when out of range. */
+const char *agency_role_name(enum agency_role r);
 
 /* How many agencies the set holds, and the i-th in file order. */
 size_t agency_count(const struct agency_set *s);

@@ -22,6 +22,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <zmq.h>
 
 #include "bus.h"
@@ -132,14 +133,24 @@ static int open_socket(void *zctx, int type, const char *ep, void **ret)
 	else if (type == ZMQ_DEALER)
 		zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
 	/* Publishers bind; subscribers connect. */
-	r = type == ZMQ_PUB || type == ZMQ_ROUTER ? zmq_bind(s, ep) :
-						     zmq_connect(s, ep);
+	r = type == ZMQ_PUB || type == ZMQ_ROUTER ? bus_bind(s, ep) :
+	    zmq_connect(s, ep) < 0 ? -errno : 0;
 	if (r < 0) {
-		r = -errno;
 		zmq_close(s);
 		return r;
 	}
 	*ret = s;
+	return 0;
+}
+
+int bus_bind(void *zsock, const char *ep)
+{
+	if (zmq_bind(zsock, ep) < 0)
+		return -errno;
+	/* ZeroMQ makes the socket file with the umask: owner-only here. */
+	if (strncmp(ep, "ipc://", 6) == 0 && ep[6] != '@' &&
+	    chmod(ep + 6, 0600) < 0)
+		return -errno;
 	return 0;
 }
 

@@ -54,6 +54,13 @@ struct bus_event {
 int bus_record_parse(uint64_t seq, const void *rec, size_t len,
 		     struct bus_event *ev);
 
+/*
+ * Bind zsock to ep. An ipc:// socket file is then made owner-only (0600):
+ * only the daemons' own user may connect to it, whatever the umask.
+ * Returns 0, -errno (zmq_bind()'s, chmod()'s).
+ */
+int bus_bind(void *zsock, const char *ep);
+
 /* ---- publisher ---- */
 
 /*

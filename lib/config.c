@@ -75,6 +75,8 @@ static const struct key keys[] = {
 	KEY("baton", "agencies", KIND_PATH, agencies, NULL),
 	KEY("baton", "routes", KIND_PATH, routes, NULL),
 	KEY("baton", "calendar", KIND_PATH, calendar, NULL),
+	KEY("baton", "server_key", KIND_PATH, server_key, NULL),
+	KEY("baton", "server_public", KIND_PATH, server_public, NULL),
 	NUM("baton", "map_size", KIND_SIZE, map_size, "64M", 1, UINT64_MAX),
 
 	KEY("intake", "submit", KIND_ENDPOINT, intake.submit,
@@ -88,6 +90,10 @@ static const struct key keys[] = {
 	    "1M", 1, INT64_MAX),
 	NUM("intake", "max_batch", KIND_UINT32, intake.max_batch,
 	    "1024", 1, 65536),
+	NUM("intake", "rate", KIND_UINT32, intake.rate, "1000", 0, 1000000),
+	NUM("intake", "burst", KIND_UINT32, intake.burst, "2000", 1, 10000000),
+	NUM("intake", "max_body", KIND_SIZE, intake.max_body, "64K", 0,
+	    MSG_BODY_MAX),
 
 	KEY("router", "publish", KIND_ENDPOINT, router.publish,
 	    "ipc:///run/baton/router.pub"),
@@ -121,6 +127,8 @@ static const struct key keys[] = {
 	    100, TIME_MS_PER_H),
 	NUM("notify", "max_inflight", KIND_UINT32, notify.max_inflight,
 	    "64", 1, 1024),
+
+	KEY("batonctl", "key", KIND_PATH, batonctl.key, NULL),
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])

@@ -51,6 +51,8 @@ struct config {
 	char *agencies;		/* absolute after loading; NULL if unset */
 	char *routes;
 	char *calendar;
+	char *server_key;	/* CURVE: the daemons' key pair; NULL if unset */
+	char *server_public;	/* its public half, for clients; NULL: unset */
 	uint64_t map_size;	/* initial LMDB map size, bytes; default 64 MiB */
 
 	/* [intake] */
@@ -61,6 +63,11 @@ struct config {
 		uint64_t max_message_size; /* ZMQ_MAXMSGSIZE; default 1 MiB */
 		uint32_t max_batch;	/* submissions per commit, 1..65536;
 					 * default 1024 */
+		uint32_t rate;		/* submissions a second per agency,
+					 * 0: no limit; default 1000 */
+		uint32_t burst;		/* the bucket: default 2000 */
+		uint64_t max_body;	/* a report's body field; default and
+					 * at most MSG_BODY_MAX */
 	} intake;
 
 	/*
@@ -90,6 +97,11 @@ struct config {
 		int64_t timeout_ms;	/* one attempt; default 30s */
 		uint32_t max_inflight;	/* concurrent attempts; default 64 */
 	} notify;
+
+	/* [batonctl] */
+	struct {
+		char *key;		/* its CURVE pair (an operator's) */
+	} batonctl;
 };
 
 /*

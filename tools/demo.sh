@@ -53,11 +53,26 @@ sed -e "s|^state_dir *=.*|state_dir = $work/state|" \
 cp "$here/config/calendar.conf" "$work/"
 sed -e "s|http://127.0.0.1:7480/|http://127.0.0.1:$hook_port/|" \
     "$here/config/agencies.conf" > "$work/agencies.conf"
+sed -i -e "s|^server_key *=.*|server_key = $work/keys/server.key|" \
+    -e "s|^server_public *=.*|server_public = $work/keys/server.key.pub|" \
+    -e "s|^key *= *operator.key.*|key = $work/keys/duty-officer.key|" \
+    "$work/baton.conf"
+conf="$work/baton.conf"
+
+say "Making CurveZMQ keys: the daemons', each reporting agency's, the duty officer's"
+mkdir -m 700 "$work/keys"
+(cd "$work/keys" && "$ctl" keygen --server --out server.key >/dev/null)
+for a in mic hcm mps-a05 mod-cmd86 danang cpd hanoi duty-officer; do
+	pub=$(cd "$work/keys" && "$ctl" keygen "$a" | sed -n 's/^key = //p')
+	sed -i "/^\[agency $a\]\$/a key = $pub" "$work/agencies.conf"
+done
+echo "    keys in $work/keys; each public key added to agencies.conf:"
+grep -A0 -B3 '^key = ' "$work/agencies.conf" | grep '^\[agency\|^key' |
+	paste - - | head -3 | sed 's/^/    /'
+echo "    ..."
 perl -pe 'if (/^(deadline|due|reminders|escalation)\s*=/) {
 	s/\b(\d+)d\b/($1 * 24) . "s"/ge; s/\b(\d+)h\b/$1s/g }' \
 	"$here/config/routes.conf" > "$work/routes.conf"
-conf="$work/baton.conf"
-
 say "Checking the configuration and the routing rules"
 "$intake" -c "$conf" --check
 "$router" -c "$conf" --check
@@ -92,38 +107,48 @@ pids+=($!)
 sleep 0.3
 start=$(date +%s)
 
-submit() { "$ctl" -c "$conf" submit "$@" | sed 's/^/    /'; }
+# An agency submits over its own key: submit AGENCY [batonctl submit ...].
+submit() {
+	local agency=$1
+	shift
+	"$ctl" -c "$conf" submit --agency "$agency" \
+		--key "$work/keys/$agency.key" "$@" | sed 's/^/    /'
+}
 
 say "Agencies report"
-submit --agency mic --id mic-2026-0412 --kind incident \
+submit mic --id mic-2026-0412 --kind incident \
 	--category cybersecurity --severity critical --locality HN \
 	--title "DDoS and defacement attempt on the national public service portal" \
 	--body "Traffic peaked at 38 Gbit/s from 12,000 sources; two front-end nodes served a defaced page for 7 minutes."
-submit --agency hcmc --id hcmc-ir-0087 --kind incident \
+submit hcm --id hcmc-ir-0087 --kind incident \
 	--category information-security --severity high --locality HCM \
 	--title "Citizens' personal data offered for sale on a forum" \
 	--body "A seller advertises 1.2 million records (names, ID numbers, phone numbers) said to come from a district health database."
-submit --agency mps --id mps-a05-3311 --kind incident \
+submit mps-a05 --id mps-a05-3311 --kind incident \
 	--category cybersecurity --severity high \
 	--title "Phishing campaign impersonating the tax authority" \
 	--body "High-tech crime: SMS and e-mail lure to a fake e-tax site harvesting banking credentials."
-submit --agency mod --id mod-cmd86-019 --kind incident \
+submit mod-cmd86 --id mod-cmd86-019 --kind incident \
 	--category cyber-defense --severity medium \
 	--title "Scanning of defence network perimeter from foreign infrastructure"
-submit --agency danang --id dn-2026-q3 --kind periodic \
+submit danang --id dn-2026-q3 --kind periodic \
 	--category information-security --period 2026-Q3 \
 	--title "Quarterly report on the four key areas, Q3 2026"
-submit --agency cpd --id cpd-ti-0201 --kind incident \
+submit cpd --id cpd-ti-0201 --kind incident \
 	--category toxic-information --severity medium --drill \
 	--title "Drill: coordinated fake news on the national drill scenario"
 
 say "An agency resends a report it already sent (safe: same answer)"
-submit --agency mic --id mic-2026-0412 --kind incident \
+submit mic --id mic-2026-0412 --kind incident \
 	--category cybersecurity --severity critical \
 	--title "DDoS and defacement attempt on the national public service portal"
 
+say "Hanoi's key tries to report in the ministry's name: forbidden, nothing stored"
+submit hanoi --agency mic --id hn-spoof-1 --kind incident \
+	--category cybersecurity --severity low --title "Spoofed report" || true
+
 say "A malformed report is refused, and nothing is stored"
-submit --agency hanoi --id hn-bad-1 --kind incident \
+submit hanoi --id hn-bad-1 --kind incident \
 	--category cybersecurity --title "No severity given" || true
 
 say "batonctl log: the intake log, in order"
@@ -137,12 +162,12 @@ echo "    (and the obligations of the periodic reports every agency owes:)"
 
 say "The public security cyber unit reports progress on T-1, the defence"
 echo "    ministry completes T-4, and Hanoi reports on a task it does not hold"
-submit --agency mps-a05 --id a05-upd-1 --kind progress --category cybersecurity \
+submit mps-a05 --id a05-upd-1 --kind progress --category cybersecurity \
 	--task T-1 --title "Attack traffic filtered upstream; portal back online"
-submit --agency mod-cmd86 --id cmd86-done-19 --kind completion \
+submit mod-cmd86 --id cmd86-done-19 --kind completion \
 	--category cyber-defense --task T-4 \
 	--title "Scanning sources blocked at the perimeter; no intrusion found"
-submit --agency hanoi --id hn-2026-551 --kind progress --category cybersecurity \
+submit hanoi --id hn-2026-551 --kind progress --category cybersecurity \
 	--task T-1 --title "We are looking into it too"
 sleep 0.5
 

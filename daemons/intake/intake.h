@@ -1,6 +1,7 @@
 /*
- * intake.h - baton-intake's context, shared by its two files: main.c (life
- * cycle) and submit.c (the submit socket).
+ * intake.h - baton-intake's context, shared by its files: main.c (life
+ * cycle), submit.c (the submit socket), auth.c (CurveZMQ keys and the ZAP
+ * decision) and limit.c (each agency's rate).
  */
 #ifndef BATON_INTAKE_H
 #define BATON_INTAKE_H
@@ -8,14 +9,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "agency.h"
 #include "bus.h"
 #include "config.h"
+#include "curve.h"
 #include "ledger.h"
+#include "msg.h"
 #include "service.h"
 #include "store.h"
 #include "time.h"
+#include "zap.h"
 
 struct submission;
+struct limit;
 
 struct intake {
 	const struct config *conf;	/* owned by main() */
@@ -25,6 +31,16 @@ struct intake {
 	struct bus_pub *pub;
 	struct ledger *ledger;
 	struct service *svc;
+
+	/* auth = curve: the server's pair, who may connect, and the handler
+	 * that asks. NULL and zero with auth = none. */
+	struct curve_keys server;
+	struct agency_set *agencies;	/* replaced whole on SIGHUP */
+	struct zap *zap;
+	void *monitor;			/* PAIR: failed handshakes */
+	int64_t monitor_window;		/* and at most so many logged */
+	unsigned monitor_logged, monitor_suppressed;
+	struct limit *limit;		/* NULL: no rate limit */
 
 	/* One poll round's submissions: decoded, committed, answered. */
 	struct submission *batch;
@@ -51,5 +67,45 @@ void submit_close(struct intake *in);
 
 /* service_io_fn for the submit socket: one group-commit round. */
 int submit_on_readable(void *arg, short revents);
+
+/* ---- auth.c ---- */
+
+/*
+ * For --check: with auth = curve, the server key file and the agencies
+ * file are named and the key pair loads. Prints what is wrong on stderr.
+ * Returns 0, -errno.
+ */
+int auth_check(const struct config *conf);
+
+/* Load the key pair and agencies.conf and bind the ZAP handler (before
+ * the submit socket). Nothing with auth = none. Returns 0, -errno. */
+int auth_open(struct intake *in);
+
+/* After submit_open(): watch the submit socket's failed handshakes (auth
+ * = curve only; in->monitor stays NULL otherwise). Returns 0, -errno. */
+int auth_monitor(struct intake *in);
+
+/* service_io_fn for in->monitor: log them. */
+int auth_on_monitor(void *arg, short revents);
+
+/* SIGHUP: a new agencies.conf, or the old one kept if it is wrong. */
+void auth_reload(struct intake *in);
+
+void auth_close(struct intake *in);
+
+/* ---- limit.c ---- */
+
+/*
+ * Token buckets of burst tokens refilled at rate a second, one per agency.
+ * rate 0: no limit (*ret NULL). Returns 0, -ENOMEM.
+ */
+int limit_new(uint32_t rate, uint32_t burst, struct limit **ret);
+
+/* Free. Takes NULL. */
+void limit_free(struct limit *l);
+
+/* Take a token for agency at monotonic now: false means busy. NULL l:
+ * always true. */
+bool limit_take(struct limit *l, const char *agency, int64_t now);
 
 #endif

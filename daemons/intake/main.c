@@ -23,7 +23,24 @@
 static const char about[] =
 "Accept agency reports and operator commands on the submit socket, store\n"
 "each durably in the hash-chained intake log before acknowledging it, and\n"
-"publish it to the other Baton daemons.\n";
+"publish it to the other Baton daemons. With auth = curve only keys listed\n"
+"in agencies.conf may connect, and the key decides the agency. SIGHUP\n"
+"reloads agencies.conf; if the new file is wrong, the one in force stays.\n";
+
+static void on_reload(void *arg)
+{
+	auth_reload(arg);
+}
+
+static int on_zap(void *arg, short revents)
+{
+	struct intake *in = arg;
+	int r = zap_on_readable(in->zap);
+
+	if (r < 0)
+		log_warnx("ZAP: %s", zmq_strerror(-r));
+	return 0;
+}
 
 static int64_t on_tick(void *arg, int64_t now)
 {
@@ -57,15 +74,6 @@ static int run(struct intake *in)
 	char *dir;
 	int r;
 
-	if (in->conf->auth == CONFIG_AUTH_NONE)
-		log_warnx("authentication is off (auth = none): the agency "
-			  "field is trusted; use on loopback only");
-	else {
-		log_warnx("auth = curve is not available in this version; "
-			  "set auth = none in %s", in->conf->path);
-		return -ENOTSUP;
-	}
-
 	dir = config_state_path(in->conf, "intake");
 	if (!dir)
 		return -ENOMEM;
@@ -84,6 +92,12 @@ static int run(struct intake *in)
 	in->zctx = zmq_ctx_new();
 	if (!in->zctx)
 		return -errno;
+	r = auth_open(in);
+	if (r == 0)
+		r = limit_new(in->conf->intake.rate, in->conf->intake.burst,
+			      &in->limit);
+	if (r < 0)
+		return r;
 	r = bus_pub_new(in->zctx, in->store, in->conf->intake.publish,
 			in->conf->intake.replay, &in->pub);
 	if (r < 0) {
@@ -101,6 +115,12 @@ static int run(struct intake *in)
 		log_warnx("bind %s: %s", in->conf->intake.submit, strerror(-r));
 		return r;
 	}
+	r = auth_monitor(in);
+	if (r < 0) {
+		log_warnx("monitor of %s: %s", in->conf->intake.submit,
+			  strerror(-r));
+		return r;
+	}
 	r = service_new(&in->svc);
 	if (r < 0)
 		return r;
@@ -108,7 +128,14 @@ static int run(struct intake *in)
 		      submit_on_readable, in);
 	service_watch(in->svc, bus_pub_replay_socket(in->pub), -1,
 		      ZMQ_POLLIN, on_replay, in);
+	if (in->zap)
+		service_watch(in->svc, zap_socket(in->zap), -1, ZMQ_POLLIN,
+			      on_zap, in);
+	if (in->monitor)
+		service_watch(in->svc, in->monitor, -1, ZMQ_POLLIN,
+			      auth_on_monitor, in);
 	service_on_tick(in->svc, on_tick, in);
+	service_on_reload(in->svc, on_reload, in);
 
 	log_info("accepting on %s, log at seq %" PRIu64,
 		 in->conf->intake.submit, bus_pub_last(in->pub));
@@ -126,6 +153,8 @@ static int run(struct intake *in)
 static void teardown(struct intake *in)
 {
 	submit_close(in);
+	auth_close(in);
+	limit_free(in->limit);
 	ledger_free(in->ledger);
 	bus_pub_free(in->pub);
 	if (in->zctx)
@@ -145,9 +174,11 @@ int main(int argc, char **argv)
 	if (r >= 0)
 		return r;
 	if (args.check) {
-		printf("%s: OK\n", args.config);
+		r = auth_check(conf);
+		if (r == 0)
+			printf("%s: OK\n", args.config);
 		config_free(conf);
-		return 0;
+		return r < 0 ? 1 : 0;
 	}
 	in.conf = conf;
 	r = run(&in);

@@ -9,9 +9,8 @@
  * for something a crash could take back; a client that gets no answer
  * resends the same id and is answered from the id index.
  *
- * The agency of a message is decided in one place, message_agency(), so
- * that CurveZMQ authentication replaces the trusted field there and nowhere
- * else.
+ * The agency of a message is decided in one place, message_agency(): the
+ * trusted field with auth = none, the connection's key otherwise.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,9 +60,13 @@ int submit_open(struct intake *in)
 	zmq_setsockopt(in->submit, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
 	/* Oversized frames never reach us: ZeroMQ drops the connection. */
 	zmq_setsockopt(in->submit, ZMQ_MAXMSGSIZE, &maxsize, sizeof(maxsize));
-	if (zmq_bind(in->submit, in->conf->intake.submit) < 0)
-		return -errno;
-	return 0;
+	if (in->conf->auth == CONFIG_AUTH_CURVE) {
+		int r = curve_server(in->submit, &in->server, "submit");
+
+		if (r < 0)
+			return r;
+	}
+	return bus_bind(in->submit, in->conf->intake.submit);
 }
 
 void submit_close(struct intake *in)
@@ -147,12 +150,15 @@ static void refuse(struct submission *s, enum msg_code code,
 
 /*
  * The one place that decides who sent a message. With auth = none the
- * agency field is required and trusted (PROTOCOL.md); with CURVE the key's
- * agency will be taken from the ZAP User-Id here, and an agency field that
- * names another agency will be forbidden.
+ * agency field is required and trusted (PROTOCOL.md). With CURVE the
+ * connection's key decided it at the handshake (auth.c): the agency is the
+ * message's User-Id and its role the Role property; an agency field may
+ * only repeat it, and only an operator key sends commands.
  */
 static int message_agency(struct intake *in, struct submission *s)
 {
+	const char *user, *role;
+
 	if (in->conf->auth == CONFIG_AUTH_NONE) {
 		if (!s->m.agency) {
 			refuse(s, CODE_INVALID, "agency",
@@ -162,8 +168,25 @@ static int message_agency(struct intake *in, struct submission *s)
 		s->agency = s->m.agency;
 		return 0;
 	}
-	refuse(s, CODE_UNAUTHORIZED, "", "authentication is not available");
-	return -EACCES;
+	user = zmq_msg_gets(&s->body, "User-Id");
+	role = zmq_msg_gets(&s->body, "Role");
+	if (!user || !*user || !role) {
+		refuse(s, CODE_UNAUTHORIZED, "", "no authenticated key on this "
+		       "connection");
+		return -EACCES;
+	}
+	s->agency = user;
+	if (s->m.agency && strcmp(s->m.agency, user) != 0) {
+		refuse(s, CODE_FORBIDDEN, "agency", "agency: this key is %s's; "
+		       "it may not speak for %s", user, s->m.agency);
+		return -EPERM;
+	}
+	if (s->m.type == MSG_COMMAND && strcmp(role, "operator") != 0) {
+		refuse(s, CODE_FORBIDDEN, "op", "op: commands need an operator "
+		       "key; %s's key is an %s key", user, role);
+		return -EPERM;
+	}
+	return 0;
 }
 
 /* Decode and validate; what is refused here never reaches the log. */
@@ -177,7 +200,17 @@ static void validate(struct intake *in, struct submission *s)
 	if (msg_decode(zmq_msg_data(&s->body), zmq_msg_size(&s->body),
 		       MSG_CTX_SUBMIT, &s->m, &s->err) < 0)
 		return;
-	message_agency(in, s);
+	if (message_agency(in, s) < 0)
+		return;
+	if (s->m.body && strlen(s->m.body) > in->conf->intake.max_body) {
+		refuse(s, CODE_TOO_LARGE, "body", "body: longer than %" PRIu64
+		       " bytes ([intake] max_body)", in->conf->intake.max_body);
+		return;
+	}
+	if (!limit_take(in->limit, s->agency, time_mono()))
+		refuse(s, CODE_BUSY, "", "busy: %s has sent more than %" PRIu32
+		       " a second; resend later", s->agency,
+		       in->conf->intake.rate);
 }
 
 /* ---- committing ---- */

@@ -23,6 +23,7 @@
 #include <sodium.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "log.h"
 #include "notify.h"
 
@@ -160,6 +161,16 @@ static int on_curl(void *arg, short revents)
 	return 0;
 }
 
+static int on_zap(void *arg, short revents)
+{
+	struct notify *n = arg;
+	int r = zap_on_readable(n->zap);
+
+	if (r < 0)
+		log_warnx("ZAP: %s", zmq_strerror(-r));
+	return 0;
+}
+
 /* Subscribe to one publisher and watch its two sockets. */
 static int subscribe(struct notify *n, const char *name, const char *pub,
 		     const char *replay, struct bus_sub **ret)
@@ -181,20 +192,75 @@ static int subscribe(struct notify *n, const char *name, const char *pub,
 	return 0;
 }
 
+/*
+ * The feed's ZAP decision: the office's and the operators' keys subscribe.
+ * A PUB socket cannot tell one subscriber's topics from another's, so an
+ * agency's key, which may see its own tasks only, is refused here; the
+ * agencies hear of their alerts by email and webhook.
+ */
+static const struct agency *feed_decide(void *arg,
+					const struct zap_request *req,
+					char *why, size_t size)
+{
+	struct notify *n = arg;
+	const struct agency *a = agency_by_key(n->agencies, req->key);
+	char z85[CURVE_Z85_LEN + 1];
+
+	if (a && a->role != AGENCY_ROLE_AGENCY)
+		return a;
+	snprintf(why, size, a ? "the feed is the office's" : "unknown key");
+	log_warnx("refused a feed subscriber from %s: key %s %s%s",
+		  req->address, curve_z85(req->key, z85),
+		  a ? "is an agency key, of " : "is in no [agency]",
+		  a ? a->name : "");
+	return NULL;
+}
+
+/* With auth = curve, the feed is a CURVE server and ZAP decides. */
+static int secure_feed(struct notify *n)
+{
+	struct config_error err;
+	struct curve_keys k;
+	char text[1024];
+	int r;
+
+	if (n->conf->auth == CONFIG_AUTH_NONE)
+		return 0;
+	if (!n->conf->server_key || !n->agencies) {
+		log_warnx("auth = curve needs [baton] server_key and [baton] "
+			  "agencies for the feed's subscribers");
+		return -EINVAL;
+	}
+	r = curve_load(n->conf->server_key, true, &k, &err);
+	if (r < 0) {
+		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		return r;
+	}
+	r = zap_new(n->zctx, feed_decide, n, &n->zap);
+	if (r == 0)
+		r = curve_server(n->feed, &k, "feed");
+	sodium_memzero(&k, sizeof(k));
+	if (r == 0)
+		service_watch(n->svc, zap_socket(n->zap), -1, ZMQ_POLLIN,
+			      on_zap, n);
+	return r;
+}
+
 static int open_feed(struct notify *n)
 {
-	int hwm = FEED_HWM;
+	int hwm = FEED_HWM, r;
 
 	n->feed = zmq_socket(n->zctx, ZMQ_PUB);
 	if (!n->feed)
 		return -errno;
 	zmq_setsockopt(n->feed, ZMQ_SNDHWM, &hwm, sizeof(hwm));
-	if (zmq_bind(n->feed, n->conf->notify.feed) < 0) {
-		log_warnx("bind %s: %s", n->conf->notify.feed,
-			  zmq_strerror(errno));
-		return -errno;
-	}
-	return 0;
+	r = secure_feed(n);
+	if (r < 0)
+		return r;
+	r = bus_bind(n->feed, n->conf->notify.feed);
+	if (r < 0)
+		log_warnx("bind %s: %s", n->conf->notify.feed, strerror(-r));
+	return r;
 }
 
 static int run(struct notify *n)
@@ -285,6 +351,7 @@ static void teardown(struct notify *n)
 	bus_sub_free(n->router);
 	if (n->feed)
 		zmq_close(n->feed);
+	zap_free(n->zap);
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
 	store_close(n->store);

@@ -20,6 +20,7 @@
 #include "service.h"
 #include "store.h"
 #include "time.h"
+#include "zap.h"
 
 /* Deliveries looked at in one round (one transaction). */
 #define NOTIFY_ROUND_MAX	256
@@ -91,6 +92,7 @@ struct notify {
 	struct bus_sub *deadline;	/* alert.* */
 	struct bus_sub *intake;		/* command.accepted: retry */
 	void *feed;			/* PUB: the office alert feed */
+	struct zap *zap;		/* auth = curve: who may subscribe */
 	struct service *svc;
 	struct notify_curl *curl;
 

@@ -345,11 +345,12 @@ class BatonEnv:
     None for none.
     agencies: the agencies file baton-notify reads ([baton] agencies): a
     path, or None for none. notify: more "key = value" lines for [notify]
-    (a dict), e.g. the SMTP server of a test's sink."""
+    (a dict), e.g. the SMTP server of a test's sink; baton, intake and
+    batonctl the same for their sections (auth = curve and its keys)."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
                  map_size="64M", routes=None, calendar=None, agencies=None,
-                 notify=None):
+                 notify=None, baton=None, intake=None, batonctl=None):
         check_binaries(INTAKE_BIN, BATONCTL_BIN)
         self.dir = make_tmpdir()
         self.state_dir = os.path.join(self.dir, "state")
@@ -377,11 +378,12 @@ class BatonEnv:
         if calendar == "bundled":
             calendar = BUNDLED_CALENDAR
         self.conf = os.path.join(self.dir, "baton.conf")
+        baton = dict({"auth": "none"}, **(baton or {}))
         lines = [
             "; written by tests/integration/batontest.py",
             "[baton]",
             "state_dir = %s" % self.state_dir,
-            "auth = none",
+        ] + ["%s = %s" % kv for kv in baton.items()] + [
             "map_size = %s" % map_size,
             "routes = %s" % self.routes,
         ]
@@ -411,6 +413,12 @@ class BatonEnv:
             lines.append("max_message_size = %s" % max_message_size)
         if max_batch is not None:
             lines.append("max_batch = %s" % max_batch)
+        # Load tests flood from one agency: no rate limit unless asked.
+        for k, v in dict({"rate": "0"}, **(intake or {})).items():
+            lines.append("%s = %s" % (k, v))
+        if batonctl:
+            lines += ["", "[batonctl]"] + ["%s = %s" % kv
+                                           for kv in batonctl.items()]
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.intake = Process(self.dir, "intake",
@@ -479,8 +487,8 @@ class BatonEnv:
 
     # -- clients
 
-    def client(self, sock_type=zmq.DEALER, endpoint=None):
-        c = Client(self.ctx, endpoint or self.submit, sock_type)
+    def client(self, sock_type=zmq.DEALER, endpoint=None, curve=None):
+        c = Client(self.ctx, endpoint or self.submit, sock_type, curve)
         self.clients.append(c)
         return c
 
@@ -616,13 +624,36 @@ class NoAnswer(AssertionError):
     pass
 
 
-class Client:
-    """A submitting client: DEALER (one frame) or REQ."""
+def read_keyfile(path):
+    """A key file of batonctl keygen: (public, secret or None), Z85 bytes."""
+    keys = {}
+    with open(path) as f:
+        for line in f:
+            if "=" in line and not line.startswith(";"):
+                k, v = line.split("=", 1)
+                keys[k.strip()] = v.strip().encode()
+    return keys["public"], keys.get("secret")
 
-    def __init__(self, ctx, endpoint, sock_type=zmq.DEALER):
+
+def curve_client(sock, key, server):
+    """Make sock a CURVE client with the pair in file key, of the server
+    whose public key file is server."""
+    pub, sec = read_keyfile(key)
+    sock.curve_publickey = pub
+    sock.curve_secretkey = sec
+    sock.curve_serverkey = read_keyfile(server)[0]
+
+
+class Client:
+    """A submitting client: DEALER (one frame) or REQ. curve: (key file,
+    server public key file) to connect with CURVE."""
+
+    def __init__(self, ctx, endpoint, sock_type=zmq.DEALER, curve=None):
         self.sock_type = sock_type
         self.sock = ctx.socket(sock_type)
         self.sock.setsockopt(zmq.LINGER, 0)
+        if curve:
+            curve_client(self.sock, *curve)
         self.sock.connect(endpoint)
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)

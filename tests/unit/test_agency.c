@@ -1,7 +1,8 @@
 /*
  * test_agency.c - lib/agency: agencies.conf read back field by field, the
  * defaults, every mistake reported at its line, the limits, lookups by
- * name, and the bundled agencies.conf naming every agency routes.conf does.
+ * name and by CurveZMQ key, roles, and the bundled agencies.conf naming
+ * every agency routes.conf does.
  *
  * Each test writes its files into a fresh directory under $TMPDIR.
  */
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <zmq.h>
 
 #include "agency.h"
 #include "calendar.h"
@@ -186,6 +188,8 @@ static void test_defaults(void **state)
 	assert_null(a->webhook);
 	assert_null(a->webhook_secret);
 	assert_true(a->feed);
+	assert_int_equal(a->nkeys, 0);
+	assert_int_equal(a->role, AGENCY_ROLE_AGENCY);
 	assert_int_equal(a->line, 1);
 	assert_string_equal(agency_at(s, 1)->title, "cpd");
 	assert_false(agency_at(s, 1)->feed);
@@ -540,6 +544,229 @@ static void test_missing_file(void **state)
 	assert_null(fx->s);
 }
 
+/* ---------------------------------------------------------- keys, roles */
+
+/*
+ * A public key made up for a test: 32 bytes from seed, and its Z85. Any 32
+ * bytes are a key to agencies.conf; it never checks the curve.
+ */
+static void make_key(unsigned seed, uint8_t key[AGENCY_KEY_BYTES],
+		     char z85[AGENCY_KEY_Z85 + 1])
+{
+	for (size_t i = 0; i < AGENCY_KEY_BYTES; i++)
+		key[i] = (uint8_t)(seed * 131 + i * 7 + 1);
+	assert_non_null(zmq_z85_encode(z85, key, AGENCY_KEY_BYTES));
+	assert_int_equal(strlen(z85), AGENCY_KEY_Z85);
+}
+
+/* Keys and roles read back; each key is its agency's, found by it. */
+static void test_keys_and_roles(void **state)
+{
+	uint8_t k[6][AGENCY_KEY_BYTES];
+	char z[6][AGENCY_KEY_Z85 + 1], text[1024];
+	const struct agency_set *s;
+	const struct agency *a, *ops, *office;
+	size_t i;
+
+	for (i = 0; i < 6; i++)
+		make_key((unsigned)i, k[i], z[i]);
+	/* The most keys a line holds, blanks around the commas or none. */
+	snprintf(text, sizeof text,
+		 "[agency mps-a05]\n"
+		 "key = %s ,%s,  %s\t, %s   ; four while replacing\n"
+		 "[agency ops]\n"
+		 "role = operator\n"
+		 "key = %s\n"
+		 "[agency office]\n"
+		 "key = %s\n"
+		 "role = office\n"
+		 "[agency mic]\n"
+		 "role = agency\n",
+		 z[0], z[1], z[2], z[3], z[4], z[5]);
+	s = load_ok(*state, text);
+	assert_int_equal(agency_count(s), 4);
+
+	a = agency_at(s, 0);
+	assert_int_equal(a->nkeys, AGENCY_MAX_KEYS);
+	for (i = 0; i < AGENCY_MAX_KEYS; i++)
+		assert_memory_equal(a->keys[i], k[i], AGENCY_KEY_BYTES);
+	assert_int_equal(a->role, AGENCY_ROLE_AGENCY);
+	ops = agency_at(s, 1);
+	assert_int_equal(ops->nkeys, 1);
+	assert_memory_equal(ops->keys[0], k[4], AGENCY_KEY_BYTES);
+	assert_int_equal(ops->role, AGENCY_ROLE_OPERATOR);
+	office = agency_at(s, 2);
+	assert_int_equal(office->nkeys, 1);
+	assert_memory_equal(office->keys[0], k[5], AGENCY_KEY_BYTES);
+	assert_int_equal(office->role, AGENCY_ROLE_OFFICE);
+	assert_int_equal(agency_at(s, 3)->nkeys, 0);
+	assert_int_equal(agency_at(s, 3)->role, AGENCY_ROLE_AGENCY);
+
+	/* Every key finds its agency, the fourth of four as the first. */
+	for (i = 0; i < AGENCY_MAX_KEYS; i++)
+		assert_ptr_equal(agency_by_key(s, k[i]), a);
+	assert_ptr_equal(agency_by_key(s, k[4]), ops);
+	assert_ptr_equal(agency_by_key(s, k[5]), office);
+}
+
+static void test_role_names(void **state)
+{
+	assert_string_equal(agency_role_name(AGENCY_ROLE_AGENCY), "agency");
+	assert_string_equal(agency_role_name(AGENCY_ROLE_OPERATOR),
+			    "operator");
+	assert_string_equal(agency_role_name(AGENCY_ROLE_OFFICE), "office");
+	assert_null(agency_role_name((enum agency_role)3));
+	assert_null(agency_role_name((enum agency_role)-1));
+	assert_null(agency_role_name((enum agency_role)1000));
+}
+
+/* A key no agency holds, or no set at all: nobody. */
+static void test_by_key_miss(void **state)
+{
+	uint8_t k[3][AGENCY_KEY_BYTES], zero[AGENCY_KEY_BYTES] = { 0 };
+	char z[3][AGENCY_KEY_Z85 + 1], text[512];
+	const struct agency_set *s;
+
+	make_key(1, k[0], z[0]);
+	make_key(2, k[1], z[1]);
+	make_key(3, k[2], z[2]);
+	snprintf(text, sizeof text, "[agency a]\nkey = %s\n[agency b]\n"
+		 "key = %s\n[agency c]\n", z[0], z[1]);
+	s = load_ok(*state, text);
+	assert_ptr_equal(agency_by_key(s, k[0]), agency_find(s, "a"));
+	assert_ptr_equal(agency_by_key(s, k[1]), agency_find(s, "b"));
+	assert_null(agency_by_key(s, k[2]));
+	assert_null(agency_by_key(s, zero));	/* c has none: not a zero key */
+	/* One byte off is another key. */
+	k[0][AGENCY_KEY_BYTES - 1] ^= 1;
+	assert_null(agency_by_key(s, k[0]));
+	assert_null(agency_by_key(NULL, k[1]));
+
+	/* A set without keys. */
+	s = load_ok(*state, three);
+	assert_null(agency_by_key(s, k[1]));
+	assert_null(agency_by_key(s, zero));
+}
+
+/* A key that is not one, at its line. */
+static void test_bad_keys_z85(void **state)
+{
+	static const char expected[] = "expected a public key of 40 Z85 "
+		"characters, as batonctl keygen prints it";
+	uint8_t k[AGENCY_KEY_BYTES];
+	char z[AGENCY_KEY_Z85 + 1], text[512];
+
+	make_key(7, k, z);
+	snprintf(text, sizeof text, "[agency a]\nname = A\nkey = %.39s\n", z);
+	assert_invalid(*state, text, 3, "invalid key for [agency a]: ");
+	assert_invalid(*state, text, 3, expected);
+	snprintf(text, sizeof text, "[agency a]\nkey = %sx\n", z);
+	assert_invalid(*state, text, 2, "invalid key for [agency a]");
+	/* 40 characters, not all of them Z85. */
+	snprintf(text, sizeof text, "[agency a]\nkey = %.39s~\n", z);
+	assert_invalid(*state, text, 2, "invalid key for [agency a]");
+	snprintf(text, sizeof text, "[agency a]\nkey = \"%.38s\"\n", z);
+	assert_invalid(*state, text, 2, "invalid key for [agency a]");
+	/* Z85 characters whose value does not fit in 32 bits. */
+	assert_invalid(*state, "[agency a]\nkey = "
+		       "########################################\n", 2,
+		       "invalid key for [agency a]");
+	/* Hex, as another tool prints a key: 64 characters. */
+	assert_invalid(*state, "[agency a]\nkey = 54FCBA24E93249969316FB617C"
+		       "872BB0C1D1FF14800427C594CBFACF1BC2D652\n", 2,
+		       "invalid key for [agency a]");
+	/* Empty items, and a space where a comma belongs. */
+	snprintf(text, sizeof text, "[agency a]\nkey = %s,\n", z);
+	assert_invalid(*state, text, 2, "invalid key for [agency a]");
+	snprintf(text, sizeof text, "[agency a]\nkey = , %s\n", z);
+	assert_invalid(*state, text, 2, "invalid key for [agency a]");
+	snprintf(text, sizeof text, "[agency b]\n[agency a]\nkey = %s %s\n",
+		 z, z);
+	assert_invalid(*state, text, 3, "invalid key for [agency a]");
+	assert_invalid(*state, "[agency a]\nkey =\n", 2,
+		       "empty value for key in [agency a]");
+	/* The next agency's mistake is its own. */
+	snprintf(text, sizeof text, "[agency a]\nkey = %s\n\n[agency b]\n"
+		 "key = %.20s\n", z, z);
+	assert_invalid(*state, text, 5, "invalid key for [agency b]");
+}
+
+/* One key, one agency: a key given twice names both lines. */
+static void test_shared_keys(void **state)
+{
+	uint8_t k[3][AGENCY_KEY_BYTES];
+	char z[3][AGENCY_KEY_Z85 + 1], text[512], msg[256];
+
+	make_key(1, k[0], z[0]);
+	make_key(2, k[1], z[1]);
+	make_key(3, k[2], z[2]);
+
+	/* Held by another agency: the line given, and that agency's. */
+	snprintf(text, sizeof text,
+		 "[agency a]\nname = A\n\n[agency b]\nkey = %s, %s\n"
+		 "[agency c]\nname = C\nkey = %s,%s\n", z[0], z[1], z[2], z[1]);
+	snprintf(msg, sizeof msg, "key %s of [agency c] is [agency b]'s "
+		 "already (line 4): a key decides the agency", z[1]);
+	assert_invalid(*state, text, 8, msg);
+
+	/* Given twice in one list. */
+	snprintf(text, sizeof text,
+		 "[agency a]\n[agency b]\nkey = %s, %s, %s\n",
+		 z[0], z[1], z[0]);
+	snprintf(msg, sizeof msg, "key %s of [agency b] is [agency b]'s "
+		 "already (line 2)", z[0]);
+	assert_invalid(*state, text, 3, msg);
+
+	/* And key twice in a section, as any key. */
+	snprintf(text, sizeof text, "[agency a]\nkey = %s\nrole = office\n"
+		 "key = %s\n", z[0], z[1]);
+	assert_invalid(*state, text, 4, "duplicate key 'key' in [agency a]");
+}
+
+static void test_bad_roles(void **state)
+{
+	assert_invalid(*state, "[agency a]\nname = A\nrole = admin\n", 3,
+		       "invalid role 'admin': expected agency, operator or "
+		       "office");
+	assert_invalid(*state, "[agency a]\nrole = Operator\n", 2,
+		       "invalid role 'Operator'");
+	assert_invalid(*state, "[agency a]\nrole = operator, office\n", 2,
+		       "invalid role 'operator, office'");
+	assert_invalid(*state, "[agency a]\nrole = agencyx\n", 2,
+		       "invalid role 'agencyx'");
+	assert_invalid(*state, "[agency a]\nrole = \n", 2,
+		       "empty value for role in [agency a]");
+	assert_invalid(*state, "[agency a]\nrole = office\nrole = office\n", 3,
+		       "duplicate key 'role' in [agency a]");
+	assert_invalid(*state, "[agency a]\nroles = office\n", 2,
+		       "unknown key 'roles' in [agency a]");
+}
+
+/*
+ * Five keys are refused at their line. Five keys of 40 characters do not
+ * fit on a line of 199, and key may be given once per agency, so it is the
+ * line limit that refuses them: agency.c's own "more than 4 keys" cannot be
+ * reached from a file.
+ */
+static void test_key_limit(void **state)
+{
+	uint8_t k[AGENCY_MAX_KEYS + 1][AGENCY_KEY_BYTES];
+	char z[AGENCY_MAX_KEYS + 1][AGENCY_KEY_Z85 + 1], text[1024];
+	size_t i;
+
+	for (i = 0; i <= AGENCY_MAX_KEYS; i++)
+		make_key((unsigned)i + 40, k[i], z[i]);
+	/* Four, with no room to spare but the blanks. */
+	snprintf(text, sizeof text, "[agency a]\nkey=%s,%s,%s,%s\n",
+		 z[0], z[1], z[2], z[3]);
+	assert_int_equal(agency_at(load_ok(*state, text), 0)->nkeys,
+			 AGENCY_MAX_KEYS);
+	snprintf(text, sizeof text,
+		 "[agency a]\nname = A\nkey=%s,%s,%s,%s,%s\n",
+		 z[0], z[1], z[2], z[3], z[4]);
+	assert_invalid(*state, text, 3, "line longer than 199 characters");
+}
+
 /* ------------------------------------------------------ the bundled file */
 
 /* name must be in s, and reachable: an address or a webhook. */
@@ -661,6 +888,13 @@ int main(void)
 		T(test_bad_values),
 		T(test_first_error_wins),
 		T(test_missing_file),
+		T(test_keys_and_roles),
+		T(test_role_names),
+		T(test_by_key_miss),
+		T(test_bad_keys_z85),
+		T(test_shared_keys),
+		T(test_bad_roles),
+		T(test_key_limit),
 		T(test_bundled_file),
 	};
 #undef T

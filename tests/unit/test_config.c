@@ -118,7 +118,13 @@ static void test_bundled_file(void **state)
 	assert_int_equal(config_load(path, &c, &err), 0);
 	assert_string_equal(c->path, path);
 	assert_string_equal(c->state_dir, "/var/lib/baton");
-	assert_int_equal(c->auth, CONFIG_AUTH_NONE);
+	assert_int_equal(c->auth, CONFIG_AUTH_CURVE);
+	assert_non_null(strstr(c->server_key, "/server.key"));
+	assert_non_null(strstr(c->server_public, "/server.key.pub"));
+	assert_non_null(strstr(c->batonctl.key, "/operator.key"));
+	assert_int_equal(c->intake.rate, 1000);
+	assert_int_equal(c->intake.burst, 2000);
+	assert_int_equal(c->intake.max_body, 65536);
 	assert_int_equal(c->map_size, 64 << 20);
 	assert_string_equal(c->intake.submit, "tcp://127.0.0.1:7400");
 	assert_string_equal(c->intake.publish, "ipc:///run/baton/intake.pub");

@@ -68,14 +68,30 @@ const char *ctl_due_text(instant_t due, instant_t now, char *buf,
 			 size_t size);
 
 /*
- * Send body to intake's submit socket ep and wait up to timeout ms for the
- * answer, resending every 2 s (intake answers a resent id with the first
- * answer); print it ("accepted: ..." or "refused (code): ...", or JSON).
- * Returns the exit status: 0 acknowledged, 1 refused or a bad answer,
- * 3 no answer.
+ * Send body to intake's submit socket (ep, or [intake] submit when NULL)
+ * and wait up to timeout ms for the answer, resending every 2 s (intake
+ * answers a resent id with the first answer); print it ("accepted: ..." or
+ * "refused (code): ...", or JSON). With auth = curve the connection uses
+ * the key pair at key (NULL: [batonctl] key). Returns the exit status:
+ * 0 acknowledged, 1 refused, a bad answer or no keys, 3 no answer.
  */
-int ctl_send(const char *ep, const void *body, size_t len, int64_t timeout,
-	     bool json);
+int ctl_send(struct ctl *ctl, const char *ep, const char *key,
+	     const void *body, size_t len, int64_t timeout, bool json);
+
+/*
+ * With auth = curve, make zsock a CURVE client (before it connects) with
+ * the pair at key (NULL: [batonctl] key) and the server's public key
+ * ([baton] server_public, else server_key's). Prints why not.
+ * Returns 1 (done), 0 (auth = none: nothing to do), -errno.
+ */
+int ctl_secure(const struct config *conf, const char *key, void *zsock);
+
+/*
+ * Who an operator command names as its sender: agency if given; else
+ * nobody with auth = curve (the key decides), "office" with auth = none
+ * (intake needs the field then).
+ */
+const char *ctl_operator(const struct config *conf, const char *agency);
 
 /* A fresh report or command id, "ctl-<ms>-<random>"; malloc'd, or NULL. */
 char *ctl_generated_id(void);
@@ -92,5 +108,7 @@ int cmd_alerts(struct ctl *ctl, int argc, char **argv);
 int cmd_deliveries(struct ctl *ctl, int argc, char **argv);
 int cmd_retry(struct ctl *ctl, int argc, char **argv);
 int cmd_watch(struct ctl *ctl, int argc, char **argv);
+int cmd_operate(struct ctl *ctl, int argc, char **argv);
+int cmd_keygen(struct ctl *ctl, int argc, char **argv);
 
 #endif

@@ -280,7 +280,7 @@ out:
 }
 
 /* Send one retry command for delivery id. Returns the exit status. */
-static int send_retry(const char *ep, const char *id, const char *agency,
+static int send_retry(struct ctl *ctl, const char *id, const char *agency,
 		      const char *reason, int64_t timeout, bool json)
 {
 	char task[MSG_TASK_MAX + 1];
@@ -303,7 +303,7 @@ static int send_retry(const char *ep, const char *id, const char *agency,
 	if (!json)
 		printf("%s: ", id);
 	fflush(stdout);
-	status = ctl_send(ep, body, len, timeout, json);
+	status = ctl_send(ctl, NULL, NULL, body, len, timeout, json);
 out:
 	free(body);
 	free(cid);
@@ -320,7 +320,7 @@ int cmd_retry(struct ctl *ctl, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *agency = "office", *reason = "retried by an operator";
+	const char *agency = NULL, *reason = "retried by an operator";
 	int64_t timeout = 10 * TIME_MS_PER_S;
 	const struct config *conf;
 	bool json = false;
@@ -363,11 +363,12 @@ int cmd_retry(struct ctl *ctl, int argc, char **argv)
 	conf = ctl_config(ctl);
 	if (!conf)
 		return 1;
+	agency = ctl_operator(conf, agency);
 	if (dead_ids(ctl, argv[optind], &ids, &n) < 0)
 		status = 1;
 	for (size_t i = 0; i < n; i++) {
-		int s = send_retry(conf->intake.submit, ids[i], agency, reason,
-				   timeout, json);
+		int s = send_retry(ctl, ids[i], agency, reason, timeout,
+				   json);
 
 		if (s > status)
 			status = s;
@@ -484,6 +485,8 @@ int cmd_watch(struct ctl *ctl, int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	zctx = zmq_ctx_new();
 	sub = zctx ? zmq_socket(zctx, ZMQ_SUB) : NULL;
+	if (sub && ctl_secure(conf, NULL, sub) < 0)
+		goto out;
 	if (!sub || zmq_connect(sub, conf->notify.feed) < 0) {
 		ctl_error("feed %s: %s", conf->notify.feed,
 			  zmq_strerror(errno));

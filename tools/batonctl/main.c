@@ -86,8 +86,7 @@ static const struct command commands[] = {
 "webhook, e.g. T-12/1/overdue:mps-a05:email.\n" },
 	{ "retry", cmd_retry, "ID [--agency A] [--reason TEXT]",
 	  "try a dead delivery again (ID: a delivery, or an alert's dead ones)",
-"  -a, --agency A     who asks (default office; with auth = none intake\n"
-"                     trusts it)\n"
+"  -a, --agency A     who asks: only with auth = none, default office\n"
 "  -r, --reason TEXT  why, for the record\n"
 "  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
 "      --json         print intake's answer as JSON\n"
@@ -101,6 +100,76 @@ static const struct command commands[] = {
 "  -n, --count N      stop after N alerts\n"
 "  -w, --timeout DUR  stop after DUR\n"
 "      --json         one JSON object per line\n" },
+	{ "complete", cmd_operate, "TASK --reason TEXT",
+	  "an operator closes a task as done",
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "extend", cmd_operate, "TASK --until T --reason TEXT",
+	  "an operator moves a task's deadline (a new plan of alerts)",
+"  -u, --until T      the new deadline: an instant (2026-12-01T17:00:00Z)\n"
+"                     or a duration from now (3d)\n"
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "reassign", cmd_operate, "TASK --to AGENCY --reason TEXT",
+	  "an operator gives a task to another agency",
+"  -t, --to AGENCY    the agency that takes it\n"
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "cancel", cmd_operate, "TASK --reason TEXT",
+	  "an operator cancels a task",
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "wait", cmd_operate, "TASK --reason TEXT",
+	  "an operator stops a task's clock while it waits on others",
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "resume", cmd_operate, "TASK --reason TEXT",
+	  "an operator restarts a waiting task's clock",
+"  -r, --reason TEXT  why, for the log (required)\n"
+"  -a, --agency A     who acts: only with auth = none, default office\n"
+"  -i, --id ID        the command id (default: generated)\n"
+"  -w, --timeout DUR  give up after DUR without an answer (default 10s)\n"
+"      --json         print intake's answer as JSON\n"
+"\nWith auth = curve the command goes over [batonctl] key, which must be an\n"
+"operator's. Exit status: 0 accepted, 1 refused, 2 bad usage, 3 no\n"
+"answer. The router applies it; batonctl task ID shows the result.\n" },
+	{ "keygen", cmd_keygen, "AGENCY [--out FILE] | --server [--out FILE]",
+	  "make a CurveZMQ key pair for an agency or operator, or the server's",
+"  -o, --out FILE     where to write it (default AGENCY.key; with --server,\n"
+"                     [baton] server_key, and its public half beside it)\n"
+"      --server       the daemons' pair: intake's submit socket, the feed\n"
+"\nA key file holding a secret is written with mode 600 and never over an\n"
+"existing file. keygen prints the line to add to agencies.conf.\n" },
 	{ "routes", cmd_routes, "test FILE.json",
 	  "which routing rules a report would match, and what would follow",
 "FILE.json is a report as a JSON object (- for stdin), e.g.\n"

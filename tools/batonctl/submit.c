@@ -20,6 +20,7 @@
 #include <zmq.h>
 
 #include "batonctl.h"
+#include "curve.h"
 #include "msg.h"
 #include "time.h"
 
@@ -63,7 +64,43 @@ int ctl_pack_json(msgpack_packer *pk, json_t *v, const char **bad)
 
 /* ---- talking to intake ---- */
 
-static int exchange(const char *ep, const void *body, size_t len,
+int ctl_secure(const struct config *conf, const char *key, void *zsock)
+{
+	const char *server = conf->server_public ? conf->server_public :
+			     conf->server_key;
+	struct curve_keys own, srv;
+	struct config_error err;
+	char text[1024];
+	int r;
+
+	if (conf->auth == CONFIG_AUTH_NONE)
+		return 0;
+	if (!key)
+		key = conf->batonctl.key;
+	if (!key || !server) {
+		ctl_error("auth = curve: give a key pair with --key FILE or "
+			  "[batonctl] key, and the server's public key with "
+			  "[baton] server_public (batonctl keygen makes both)");
+		return -EINVAL;
+	}
+	r = curve_load(key, true, &own, &err);
+	if (r == 0)
+		r = curve_load(server, false, &srv, &err);
+	if (r < 0)
+		ctl_error("%s", config_error_text(&err, text, sizeof(text)));
+	else if ((r = curve_client(zsock, &own, srv.public_key)) < 0)
+		ctl_error("CURVE: %s", strerror(-r));
+	sodium_memzero(&own, sizeof(own));
+	return r < 0 ? r : 1;
+}
+
+/*
+ * Send body on a DEALER socket and wait for the answer, resending every
+ * RESEND_MS. Returns 0 with *ans decoded, -ETIMEDOUT, -EACCES (no keys:
+ * said why), -errno.
+ */
+static int exchange(const struct config *conf, const char *key,
+		    const char *ep, const void *body, size_t len,
 		    int64_t timeout, struct msg *ans, struct msg_error *err)
 {
 	int64_t deadline = time_mono() + timeout, next_send = 0;
@@ -78,6 +115,10 @@ static int exchange(const char *ep, const void *body, size_t len,
 		goto out;
 	}
 	zmq_setsockopt(sock, ZMQ_LINGER, &zero, sizeof(zero));
+	if (ctl_secure(conf, key, sock) < 0) {
+		r = -EACCES;
+		goto out;
+	}
 	if (zmq_connect(sock, ep) < 0) {
 		r = -errno;
 		goto out;
@@ -159,17 +200,26 @@ static void print_answer(const struct msg *a, bool json)
 	       a->seq, when);
 }
 
-int ctl_send(const char *ep, const void *body, size_t len, int64_t timeout,
-	     bool json)
+int ctl_send(struct ctl *ctl, const char *ep, const char *key,
+	     const void *body, size_t len, int64_t timeout, bool json)
 {
+	const struct config *conf = ctl_config(ctl);
 	struct msg_error err = { 0 };
 	struct msg ans = { 0 };
 	int r, status = 1;
 
-	r = exchange(ep, body, len, timeout, &ans, &err);
-	if (r == -ETIMEDOUT) {
+	if (!conf)
+		return 1;
+	if (!ep)
+		ep = conf->intake.submit;
+	r = exchange(conf, key, ep, body, len, timeout, &ans, &err);
+	if (r == -EACCES) {
+		status = 1;
+	} else if (r == -ETIMEDOUT) {
 		ctl_error("no answer from %s within %" PRId64 " ms; resending "
-			  "the same id later is safe", ep, timeout);
+			  "the same id later is safe%s", ep, timeout,
+			  conf->auth == CONFIG_AUTH_CURVE ? " (with auth = "
+			  "curve, an unknown key gets no answer either)" : "");
 		status = 3;
 	} else if (r < 0) {
 		ctl_error("bad answer from %s: %s", ep,
@@ -199,13 +249,14 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 		{ "drill", no_argument, NULL, 'd' },
 		{ "file", required_argument, NULL, 'f' },
 		{ "endpoint", required_argument, NULL, 'e' },
+		{ "key", required_argument, NULL, 'K' },
 		{ "timeout", required_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'J' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *keys[128] = { 0 };	/* option letter -> value */
-	const char *file = NULL, *ep = NULL;
+	const char *file = NULL, *ep = NULL, *key = NULL;
 	int64_t timeout = 10 * TIME_MS_PER_S;
 	instant_t occurred = 0;
 	bool drill = false, json = false, has_occurred = false;
@@ -216,7 +267,7 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 	char *id = NULL;
 	int c, status = 1;
 
-	while ((c = getopt_long(argc, argv, "a:i:k:C:s:t:b:l:T:p:o:df:e:w:h",
+	while ((c = getopt_long(argc, argv, "a:i:k:C:s:t:b:l:T:p:o:df:e:K:w:h",
 				opts, NULL)) != -1) {
 		switch (c) {
 		case 'a': case 'i': case 'k': case 'C': case 's': case 't':
@@ -238,6 +289,9 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 			break;
 		case 'e':
 			ep = optarg;
+			break;
+		case 'K':
+			key = optarg;
 			break;
 		case 'w':
 			if (time_parse_duration(optarg, &timeout) < 0)
@@ -307,15 +361,7 @@ int cmd_submit(struct ctl *ctl, int argc, char **argv)
 			  "only", bad ? bad : "value");
 		goto out;
 	}
-	if (!ep) {
-		const struct config *conf = ctl_config(ctl);
-
-		if (!conf)
-			goto out;
-		ep = conf->intake.submit;
-	}
-
-	status = ctl_send(ep, sb.data, sb.size, timeout, json);
+	status = ctl_send(ctl, ep, key, sb.data, sb.size, timeout, json);
 out:
 	msgpack_sbuffer_destroy(&sb);
 	json_decref(o);
