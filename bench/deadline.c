@@ -1141,7 +1141,7 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 	if (!b->zctx)
 		return -errno;
 	r = bus_pub_new(b->zctx, b->router, b->conf->router.publish,
-			b->conf->router.replay, &b->pub);
+			b->conf->router.replay, NULL, &b->pub);
 	if (r < 0) {
 		fprintf(stderr, "bench-deadline: bind %s: %s\n",
 			b->conf->router.publish, strerror(-r));

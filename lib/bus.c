@@ -19,6 +19,7 @@
  * Record in the table: one byte topic length, topic, body.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -117,14 +118,24 @@ struct bus_pub {
  * sequence counts them all), and IMMEDIATE on the replay DEALER (no
  * requests queued for a publisher that is not there).
  */
-static int open_socket(void *zctx, int type, const char *ep, void **ret)
+static int open_socket(void *zctx, int type, const char *ep,
+		       const struct curve_keys *keys, void **ret)
 {
-	int zero = 0, one = 1, r;
+	bool server = type == ZMQ_PUB || type == ZMQ_ROUTER;
+	int zero = 0, one = 1, r = 0;
 	void *s;
 
 	s = zmq_socket(zctx, type);
 	if (!s)
 		return -errno;
+	/* Across hosts the daemons know each other by their one key pair. */
+	if (keys && strncmp(ep, "tcp://", 6) == 0)
+		r = server ? curve_server(s, keys, BUS_ZAP_DOMAIN) :
+		    curve_client(s, keys, keys->public_key);
+	if (r < 0) {
+		zmq_close(s);
+		return r;
+	}
 	zmq_setsockopt(s, ZMQ_LINGER, &zero, sizeof(zero));
 	if (type == ZMQ_ROUTER)
 		zmq_setsockopt(s, ZMQ_ROUTER_MANDATORY, &one, sizeof(one));
@@ -133,8 +144,7 @@ static int open_socket(void *zctx, int type, const char *ep, void **ret)
 	else if (type == ZMQ_DEALER)
 		zmq_setsockopt(s, ZMQ_IMMEDIATE, &one, sizeof(one));
 	/* Publishers bind; subscribers connect. */
-	r = type == ZMQ_PUB || type == ZMQ_ROUTER ? bus_bind(s, ep) :
-	    zmq_connect(s, ep) < 0 ? -errno : 0;
+	r = server ? bus_bind(s, ep) : zmq_connect(s, ep) < 0 ? -errno : 0;
 	if (r < 0) {
 		zmq_close(s);
 		return r;
@@ -155,7 +165,8 @@ int bus_bind(void *zsock, const char *ep)
 }
 
 int bus_pub_new(void *zctx, struct store *st, const char *pub_ep,
-		const char *replay_ep, struct bus_pub **ret)
+		const char *replay_ep, const struct curve_keys *keys,
+		struct bus_pub **ret)
 {
 	struct bus_pub *p;
 	struct store_txn *t;
@@ -181,10 +192,10 @@ int bus_pub_new(void *zctx, struct store *st, const char *pub_ep,
 		goto fail;
 	p->pending = p->sent = p->committed;
 
-	r = open_socket(zctx, ZMQ_PUB, pub_ep, &p->pub);
+	r = open_socket(zctx, ZMQ_PUB, pub_ep, keys, &p->pub);
 	if (r < 0)
 		goto fail;
-	r = open_socket(zctx, ZMQ_ROUTER, replay_ep, &p->replay);
+	r = open_socket(zctx, ZMQ_ROUTER, replay_ep, keys, &p->replay);
 	if (r < 0)
 		goto fail;
 	p->last_send = time_mono();
@@ -523,7 +534,8 @@ static void ask_replay(struct bus_sub *s)
 
 int bus_sub_new(void *zctx, struct store *st, const char *name,
 		const char *pub_ep, const char *replay_ep,
-		const struct bus_sub_handler *h, struct bus_sub **ret)
+		const struct curve_keys *keys, const struct bus_sub_handler *h,
+		struct bus_sub **ret)
 {
 	struct bus_sub *s;
 	struct store_txn *t;
@@ -555,10 +567,10 @@ int bus_sub_new(void *zctx, struct store *st, const char *name,
 		goto fail;
 	s->known = s->applied;
 
-	r = open_socket(zctx, ZMQ_SUB, pub_ep, &s->sub);
+	r = open_socket(zctx, ZMQ_SUB, pub_ep, keys, &s->sub);
 	if (r < 0)
 		goto fail;
-	r = open_socket(zctx, ZMQ_DEALER, replay_ep, &s->dealer);
+	r = open_socket(zctx, ZMQ_DEALER, replay_ep, keys, &s->dealer);
 	if (r < 0)
 		goto fail;
 	ask_replay(s);

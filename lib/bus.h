@@ -20,6 +20,13 @@
  * Replays are served in slices from short read transactions, with
  * ZMQ_ROUTER_MANDATORY: a subscriber whose queue is full (EAGAIN) is resumed
  * on a later tick rather than silently losing the rest.
+ *
+ * On one host the endpoints are ipc:// files that only the daemons' user
+ * may open (bus_bind()). Across hosts (tcp://) and with keys given, every
+ * bus socket speaks CURVE with the daemons' one key pair: publishers are
+ * CURVE servers under ZAP domain BUS_ZAP_DOMAIN, subscribers CURVE clients
+ * of that same key, and the publishing process's ZAP handler lets in that
+ * key alone (zap_daemons()).
  */
 #ifndef BATON_BUS_H
 #define BATON_BUS_H
@@ -28,10 +35,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "curve.h"
 #include "store.h"
 
 struct bus_pub;
 struct bus_sub;
+
+/* The ZAP domain of the bus's sockets. */
+#define BUS_ZAP_DOMAIN		"bus"
 
 /* The table the publisher keeps its events in: seq (u64 BE) -> record. */
 #define BUS_EVENTS_TABLE	"bus.events"
@@ -66,11 +77,13 @@ int bus_bind(void *zsock, const char *ep);
 /*
  * Create a publisher over store st (which it opens BUS_EVENTS_TABLE in),
  * binding pub_ep (PUB) and replay_ep (ROUTER). zctx is the ZeroMQ context.
+ * keys: the daemons' pair, for CURVE on tcp:// endpoints; NULL: none.
  * Returns 0 and sets *ret, -EADDRINUSE and other bind errors as -errno,
  * store errors.
  */
 int bus_pub_new(void *zctx, struct store *st, const char *pub_ep,
-		const char *replay_ep, struct bus_pub **ret);
+		const char *replay_ep, const struct curve_keys *keys,
+		struct bus_pub **ret);
 
 /* Close the sockets and free. Takes NULL. */
 void bus_pub_free(struct bus_pub *p);
@@ -132,12 +145,14 @@ struct bus_sub_handler {
 /*
  * Create a subscriber to publisher name (e.g. "intake"), connecting to its
  * PUB socket pub_ep and replay socket replay_ep. Its position is kept in
- * st's BUS_CURSOR_TABLE under name. It asks for a replay at once.
+ * st's BUS_CURSOR_TABLE under name. It asks for a replay at once. keys:
+ * the daemons' pair, for CURVE on tcp:// endpoints; NULL: none.
  * Returns 0 and sets *ret, or -errno.
  */
 int bus_sub_new(void *zctx, struct store *st, const char *name,
 		const char *pub_ep, const char *replay_ep,
-		const struct bus_sub_handler *h, struct bus_sub **ret);
+		const struct curve_keys *keys, const struct bus_sub_handler *h,
+		struct bus_sub **ret);
 
 /* Close the sockets and free. Takes NULL. */
 void bus_sub_free(struct bus_sub *s);

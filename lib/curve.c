@@ -121,6 +121,29 @@ int curve_load(const char *path, bool need_secret, struct curve_keys *k,
 	return r;
 }
 
+int curve_load_server(const struct config *conf, struct curve_keys *k,
+		      struct config_error *err)
+{
+	int r;
+
+	memset(k, 0, sizeof(*k));
+	if (conf->auth == CONFIG_AUTH_NONE)
+		return 0;
+	if (!conf->server_key) {
+		if (err) {
+			snprintf(err->file, sizeof(err->file), "%s",
+				 conf->path);
+			err->line = 0;
+			snprintf(err->msg, sizeof(err->msg), "auth = curve "
+				 "needs [baton] server_key (batonctl keygen "
+				 "--server makes it)");
+		}
+		return -EINVAL;
+	}
+	r = curve_load(conf->server_key, true, k, err);
+	return r < 0 ? r : 1;
+}
+
 char *curve_z85(const uint8_t key[CURVE_KEY_BYTES],
 		char out[CURVE_Z85_LEN + 1])
 {

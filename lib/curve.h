@@ -58,6 +58,14 @@ int curve_load(const char *path, bool need_secret, struct curve_keys *k,
 int curve_write(const char *path, const struct curve_keys *k,
 		const char *comment);
 
+/*
+ * The daemons' pair, [baton] server_key, when conf says auth = curve.
+ * Returns 1 with *k loaded, 0 with auth = none (*k zeroed), or as
+ * curve_load() (and -EINVAL when server_key is not set).
+ */
+int curve_load_server(const struct config *conf, struct curve_keys *k,
+		      struct config_error *err);
+
 /* key as Z85 into out (CURVE_Z85_LEN + 1 bytes). Returns out. */
 char *curve_z85(const uint8_t key[CURVE_KEY_BYTES],
 		char out[CURVE_Z85_LEN + 1]);

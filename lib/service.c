@@ -32,8 +32,10 @@
 #include <zmq.h>
 
 #include "config.h"
+#include "curve.h"
 #include "log.h"
 #include "service.h"
+#include "zap.h"
 #include "time.h"
 
 #define SERVICE_MAX_WATCHES 16
@@ -395,4 +397,37 @@ int service_init(int argc, char **argv, const char *name, const char *about,
 		return 1;
 	}
 	return -1;
+}
+
+static int on_zap(void *arg, short revents)
+{
+	int r = zap_on_readable(arg);
+
+	if (r < 0)
+		log_debug("%s: %s", __func__, zmq_strerror(-r));
+	return 0;
+}
+
+int service_bus_keys(struct service *s, void *zctx,
+		     const struct config *conf, struct curve_keys *k,
+		     struct zap **zap, struct config_error *err)
+{
+	int r;
+
+	*zap = NULL;
+	r = curve_load_server(conf, k, err);
+	if (r <= 0)
+		return r;
+	r = zap_new(zctx, zap_daemons, k, zap);
+	if (r == 0)
+		r = service_watch(s, zap_socket(*zap), -1, ZMQ_POLLIN, on_zap,
+				  *zap);
+	if (r < 0) {
+		snprintf(err->file, sizeof(err->file), "%s", conf->path);
+		err->line = 0;
+		snprintf(err->msg, sizeof(err->msg), "ZAP handler: %s",
+			 zmq_strerror(-r));
+		return r;
+	}
+	return 1;
 }

@@ -41,6 +41,9 @@ int service_args(int argc, char **argv, const char *name, const char *about,
 		 struct service_args *ret);
 
 struct config;
+struct curve_keys;
+struct config_error;
+struct zap;
 
 /*
  * The start every daemon shares: read the command line (service_args()),
@@ -92,6 +95,18 @@ void service_free(struct service *s);
  */
 int service_watch(struct service *s, void *zsock, int fd, short events,
 		  service_io_fn fn, void *arg);
+
+/*
+ * For a daemon whose bus sockets may cross hosts: with auth = curve, load
+ * the daemons' pair ([baton] server_key) into *k and bind a ZAP handler
+ * (*zap; free it with zap_free() after the sockets close) that lets the
+ * daemons' own key alone onto this process's CURVE sockets, answered in the
+ * loop of s. With auth = none nothing (*k zeroed, *zap NULL).
+ * Returns 1 (keys loaded), 0 (auth = none), or -errno with *err saying why.
+ */
+int service_bus_keys(struct service *s, void *zctx,
+		     const struct config *conf, struct curve_keys *k,
+		     struct zap **zap, struct config_error *err);
 
 /* The tick and reload callbacks; either may be NULL. */
 void service_on_tick(struct service *s, service_tick_fn fn, void *arg);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <zmq.h>
 
+#include "curve.h"
 #include "zap.h"
 
 #define ZAP_ENDPOINT	"inproc://zeromq.zap.01"
@@ -61,6 +62,21 @@ void zap_free(struct zap *z)
 	if (z->sock)
 		zmq_close(z->sock);
 	free(z);
+}
+
+const struct agency *zap_daemons(void *arg, const struct zap_request *req,
+				 char *why, size_t size)
+{
+	static const struct agency daemons = {
+		.name = "baton", .title = "the Baton daemons",
+		.role = AGENCY_ROLE_OPERATOR, .feed = true,
+	};
+	const struct curve_keys *k = arg;
+
+	if (memcmp(req->key, k->public_key, CURVE_KEY_BYTES) == 0)
+		return &daemons;
+	snprintf(why, size, "not the daemons' key");
+	return NULL;
 }
 
 void *zap_socket(struct zap *z)

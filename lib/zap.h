@@ -44,6 +44,14 @@ typedef const struct agency *(*zap_fn)(void *arg,
 				       char *why, size_t size);
 
 /*
+ * A zap_fn for the daemons' own sockets (the bus, lib/bus.h): accepts the
+ * daemons' public key, arg (a struct curve_keys *), as "baton", and refuses
+ * every other key.
+ */
+const struct agency *zap_daemons(void *arg, const struct zap_request *req,
+				 char *why, size_t size);
+
+/*
  * Bind the handler in zctx (before any CURVE server socket binds).
  * Returns 0 and sets *ret, -EADDRINUSE (another handler in this context),
  * -errno.

@@ -12,9 +12,11 @@
 #include "bus.h"
 #include "calendar.h"
 #include "config.h"
+#include "curve.h"
 #include "service.h"
 #include "store.h"
 #include "timer.h"
+#include "zap.h"
 
 /* A step that fires this much after its instant says so: late is true. */
 #define DEADLINE_LATE_MS	1000
@@ -40,6 +42,8 @@ struct deadline {
 	struct bus_pub *pub;		/* alert.* events */
 	struct bus_sub *sub;		/* the router's events */
 	struct service *svc;
+	struct curve_keys keys;		/* auth = curve: the daemons' pair */
+	struct zap *zap;		/* and who may use the bus: them */
 
 	instant_t next_due;		/* first timer's instant, INT64_MAX:
 					   none; may be early, never late */

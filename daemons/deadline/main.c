@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "deadline.h"
@@ -167,7 +168,9 @@ static int run(struct deadline *dl)
 	struct bus_sub_handler h = {
 		.apply = deadline_apply, .done = deadline_done, .arg = dl,
 	};
-	char *dir;
+	const struct curve_keys *keys;
+	struct config_error err;
+	char text[1024], *dir;
 	int r;
 
 	dl->next_due = INT64_MAX;
@@ -194,24 +197,31 @@ static int run(struct deadline *dl)
 	dl->zctx = zmq_ctx_new();
 	if (!dl->zctx)
 		return -errno;
+	r = service_new(&dl->svc);
+	if (r < 0)
+		return r;
+	r = service_bus_keys(dl->svc, dl->zctx, dl->conf, &dl->keys, &dl->zap,
+			     &err);
+	if (r < 0) {
+		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		return r;
+	}
+	keys = r ? &dl->keys : NULL;
 	r = bus_pub_new(dl->zctx, dl->store, dl->conf->deadline.publish,
-			dl->conf->deadline.replay, &dl->pub);
+			dl->conf->deadline.replay, keys, &dl->pub);
 	if (r < 0) {
 		log_warnx("bind %s / %s: %s", dl->conf->deadline.publish,
 			  dl->conf->deadline.replay, strerror(-r));
 		return r;
 	}
 	r = bus_sub_new(dl->zctx, dl->store, "router",
-			dl->conf->router.publish, dl->conf->router.replay, &h,
-			&dl->sub);
+			dl->conf->router.publish, dl->conf->router.replay, keys,
+			&h, &dl->sub);
 	if (r < 0) {
 		log_warnx("connect %s / %s: %s", dl->conf->router.publish,
 			  dl->conf->router.replay, strerror(-r));
 		return r;
 	}
-	r = service_new(&dl->svc);
-	if (r < 0)
-		return r;
 	service_watch(dl->svc, bus_sub_socket(dl->sub), -1, ZMQ_POLLIN,
 		      on_router, dl);
 	service_watch(dl->svc, bus_sub_replay_socket(dl->sub), -1, ZMQ_POLLIN,
@@ -243,6 +253,8 @@ static void teardown(struct deadline *dl)
 {
 	bus_sub_free(dl->sub);
 	bus_pub_free(dl->pub);
+	zap_free(dl->zap);
+	sodium_memzero(&dl->keys, sizeof(dl->keys));
 	if (dl->zctx)
 		zmq_ctx_term(dl->zctx);
 	store_close(dl->store);

@@ -36,10 +36,19 @@ static const struct agency *decide(void *arg, const struct zap_request *req,
 				   char *why, size_t size)
 {
 	struct intake *in = arg;
-	const struct agency *a = agency_by_key(in->agencies, req->key);
+	const struct agency *a;
 	char z85[CURVE_Z85_LEN + 1];
 
 	curve_z85(req->key, z85);
+	/* The bus to the other daemons, across hosts: their key only. */
+	if (strcmp(req->domain, BUS_ZAP_DOMAIN) == 0) {
+		a = zap_daemons(&in->server, req, why, size);
+		if (!a)
+			log_warnx("refused a bus subscriber from %s: key %s is "
+				  "not the daemons'", req->address, z85);
+		return a;
+	}
+	a = agency_by_key(in->agencies, req->key);
 	if (!a) {
 		snprintf(why, size, "unknown key");
 		log_warnx("refused a connection from %s: key %s is in no "

@@ -99,7 +99,9 @@ static int run(struct intake *in)
 	if (r < 0)
 		return r;
 	r = bus_pub_new(in->zctx, in->store, in->conf->intake.publish,
-			in->conf->intake.replay, &in->pub);
+			in->conf->intake.replay,
+			in->conf->auth == CONFIG_AUTH_CURVE ? &in->server : NULL,
+			&in->pub);
 	if (r < 0) {
 		log_warnx("bind %s / %s: %s", in->conf->intake.publish,
 			  in->conf->intake.replay, strerror(-r));

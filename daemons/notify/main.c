@@ -180,7 +180,8 @@ static int subscribe(struct notify *n, const char *name, const char *pub,
 	};
 	int r;
 
-	r = bus_sub_new(n->zctx, n->store, name, pub, replay, &h, ret);
+	r = bus_sub_new(n->zctx, n->store, name, pub, replay,
+			n->keys.has_secret ? &n->keys : NULL, &h, ret);
 	if (r < 0) {
 		log_warnx("connect %s / %s: %s", pub, replay, strerror(-r));
 		return r;
@@ -219,27 +220,18 @@ static const struct agency *feed_decide(void *arg,
 /* With auth = curve, the feed is a CURVE server and ZAP decides. */
 static int secure_feed(struct notify *n)
 {
-	struct config_error err;
-	struct curve_keys k;
-	char text[1024];
 	int r;
 
-	if (n->conf->auth == CONFIG_AUTH_NONE)
+	if (!n->keys.has_secret)
 		return 0;
-	if (!n->conf->server_key || !n->agencies) {
-		log_warnx("auth = curve needs [baton] server_key and [baton] "
-			  "agencies for the feed's subscribers");
+	if (!n->agencies) {
+		log_warnx("auth = curve needs [baton] agencies for the feed's "
+			  "subscribers");
 		return -EINVAL;
-	}
-	r = curve_load(n->conf->server_key, true, &k, &err);
-	if (r < 0) {
-		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
-		return r;
 	}
 	r = zap_new(n->zctx, feed_decide, n, &n->zap);
 	if (r == 0)
-		r = curve_server(n->feed, &k, "feed");
-	sodium_memzero(&k, sizeof(k));
+		r = curve_server(n->feed, &n->keys, "feed");
 	if (r == 0)
 		service_watch(n->svc, zap_socket(n->zap), -1, ZMQ_POLLIN,
 			      on_zap, n);
@@ -268,7 +260,8 @@ static int run(struct notify *n)
 	struct store_options so = {
 		.map_size = n->conf->map_size, .create = true,
 	};
-	char *dir;
+	struct config_error err;
+	char text[1024], *dir;
 	int r;
 
 	dir = config_state_path(n->conf, "notify");
@@ -288,6 +281,11 @@ static int run(struct notify *n)
 		r = notify_next_due(n);
 	if (r < 0) {
 		log_warnx("outbox: %s", strerror(-r));
+		return r;
+	}
+	r = curve_load_server(n->conf, &n->keys, &err);
+	if (r < 0) {
+		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
 		return r;
 	}
 	n->zctx = zmq_ctx_new();
@@ -352,6 +350,7 @@ static void teardown(struct notify *n)
 	if (n->feed)
 		zmq_close(n->feed);
 	zap_free(n->zap);
+	sodium_memzero(&n->keys, sizeof(n->keys));
 	if (n->zctx)
 		zmq_ctx_term(n->zctx);
 	store_close(n->store);

@@ -93,6 +93,7 @@ struct notify {
 	struct bus_sub *intake;		/* command.accepted: retry */
 	void *feed;			/* PUB: the office alert feed */
 	struct zap *zap;		/* auth = curve: who may subscribe */
+	struct curve_keys keys;		/* the daemons' pair; has_secret: CURVE */
 	struct service *svc;
 	struct notify_curl *curl;
 

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sodium.h>
 #include <zmq.h>
 
 #include "log.h"
@@ -144,7 +145,9 @@ static int run(struct router *rt)
 	struct bus_sub_handler h = {
 		.apply = router_apply, .done = router_done, .arg = rt,
 	};
-	char *dir;
+	const struct curve_keys *keys;
+	struct config_error err;
+	char text[1024], *dir;
 	int r;
 
 	if (rt->conf->auth == CONFIG_AUTH_NONE)
@@ -170,24 +173,31 @@ static int run(struct router *rt)
 	rt->zctx = zmq_ctx_new();
 	if (!rt->zctx)
 		return -errno;
+	r = service_new(&rt->svc);
+	if (r < 0)
+		return r;
+	r = service_bus_keys(rt->svc, rt->zctx, rt->conf, &rt->keys, &rt->zap,
+			     &err);
+	if (r < 0) {
+		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		return r;
+	}
+	keys = r ? &rt->keys : NULL;
 	r = bus_pub_new(rt->zctx, rt->store, rt->conf->router.publish,
-			rt->conf->router.replay, &rt->pub);
+			rt->conf->router.replay, keys, &rt->pub);
 	if (r < 0) {
 		log_warnx("bind %s / %s: %s", rt->conf->router.publish,
 			  rt->conf->router.replay, strerror(-r));
 		return r;
 	}
 	r = bus_sub_new(rt->zctx, rt->store, "intake",
-			rt->conf->intake.publish, rt->conf->intake.replay, &h,
-			&rt->sub);
+			rt->conf->intake.publish, rt->conf->intake.replay, keys,
+			&h, &rt->sub);
 	if (r < 0) {
 		log_warnx("connect %s / %s: %s", rt->conf->intake.publish,
 			  rt->conf->intake.replay, strerror(-r));
 		return r;
 	}
-	r = service_new(&rt->svc);
-	if (r < 0)
-		return r;
 	service_watch(rt->svc, bus_sub_socket(rt->sub), -1, ZMQ_POLLIN,
 		      on_intake, rt);
 	service_watch(rt->svc, bus_sub_replay_socket(rt->sub), -1, ZMQ_POLLIN,
@@ -215,6 +225,8 @@ static void teardown(struct router *rt)
 {
 	bus_sub_free(rt->sub);
 	bus_pub_free(rt->pub);
+	zap_free(rt->zap);
+	sodium_memzero(&rt->keys, sizeof(rt->keys));
 	if (rt->zctx)
 		zmq_ctx_term(rt->zctx);
 	store_close(rt->store);

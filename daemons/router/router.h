@@ -10,10 +10,12 @@
 #include "bus.h"
 #include "calendar.h"
 #include "config.h"
+#include "curve.h"
 #include "route.h"
 #include "service.h"
 #include "store.h"
 #include "task.h"
+#include "zap.h"
 
 struct router {
 	const struct config *conf;	/* owned by main() */
@@ -26,6 +28,8 @@ struct router {
 	struct bus_pub *pub;		/* task.* events */
 	struct bus_sub *sub;		/* intake's events */
 	struct service *svc;
+	struct curve_keys keys;		/* auth = curve: the daemons' pair */
+	struct zap *zap;		/* and who may use the bus: them */
 
 	/* Counters for STATUS= and the stop line; pending until commit. */
 	struct router_counts {

@@ -346,11 +346,14 @@ class BatonEnv:
     agencies: the agencies file baton-notify reads ([baton] agencies): a
     path, or None for none. notify: more "key = value" lines for [notify]
     (a dict), e.g. the SMTP server of a test's sink; baton, intake and
-    batonctl the same for their sections (auth = curve and its keys)."""
+    batonctl the same for their sections (auth = curve and its keys).
+    bus: "ipc" (the default) or "tcp" for the daemons' own sockets, as
+    across hosts."""
 
     def __init__(self, submit="ipc", max_message_size="1M", max_batch=None,
                  map_size="64M", routes=None, calendar=None, agencies=None,
-                 notify=None, baton=None, intake=None, batonctl=None):
+                 notify=None, baton=None, intake=None, batonctl=None,
+                 bus="ipc"):
         check_binaries(INTAKE_BIN, BATONCTL_BIN)
         self.dir = make_tmpdir()
         self.state_dir = os.path.join(self.dir, "state")
@@ -361,15 +364,16 @@ class BatonEnv:
             self.submit = "tcp://127.0.0.1:%d" % free_port()
         else:
             self.submit = submit
-        self.publish = "ipc://" + os.path.join(self.dir, "intake.pub")
-        self.replay = "ipc://" + os.path.join(self.dir, "intake.replay")
-        self.router_publish = "ipc://" + os.path.join(self.dir, "router.pub")
-        self.router_replay = "ipc://" + os.path.join(self.dir,
-                                                     "router.replay")
-        self.deadline_publish = "ipc://" + os.path.join(self.dir,
-                                                        "deadline.pub")
-        self.deadline_replay = "ipc://" + os.path.join(self.dir,
-                                                       "deadline.replay")
+        def ep(name):
+            if bus == "tcp":
+                return "tcp://127.0.0.1:%d" % free_port()
+            return "ipc://" + os.path.join(self.dir, name)
+        self.publish = ep("intake.pub")
+        self.replay = ep("intake.replay")
+        self.router_publish = ep("router.pub")
+        self.router_replay = ep("router.replay")
+        self.deadline_publish = ep("deadline.pub")
+        self.deadline_replay = ep("deadline.replay")
         self.feed = "ipc://" + os.path.join(self.dir, "feed")
         self.routes = os.path.abspath(routes or BUNDLED_ROUTES)
         # The bundled rules count some deadlines in business time.

@@ -23,6 +23,10 @@ are pyzmq sockets with CURVE, as an agency's own software would be.
                reports go through meanwhile
   limits       a body longer than [intake] max_body: too_large
   feed         the feed takes the office's key and refuses an agency's
+  bus          the daemons' own sockets over tcp://: CURVE with the
+               daemons' key; intake, router, deadline and notify work
+               together through it; a subscriber without CURVE or with an
+               agency's key reads nothing, and the refusal is logged
   files        the ipc:// socket files are owner-only; --check refuses a
                server key file that others may read
   tamper       one byte of a stored record changed with a raw LMDB write:
@@ -93,15 +97,18 @@ class SecurityTest(unittest.TestCase):
                 f.write("[agency %s]\nrole = %s\nkey = %s\n\n"
                         % (name, role, self.keys.public[name]))
 
-    def start(self, intake=None, router=False, notify=False):
+    def start(self, intake=None, router=False, notify=False, bus="ipc",
+              deadline=False):
         self.env = env = bt.BatonEnv(
-            submit="tcp", agencies=self.agencies,
+            submit="tcp", agencies=self.agencies, bus=bus,
             baton={"auth": "curve", "server_key": self.keys.server,
                    "server_public": self.keys.server_pub},
             intake=intake, batonctl={"key": self.keys.path("ops-duty")})
         env.start_intake()
         if router:
             env.start_router()
+        if deadline:
+            env.start_deadline()
         if notify:
             env.start_notify()
         return env
@@ -255,6 +262,33 @@ class SecurityTest(unittest.TestCase):
         self.assertEqual(r.returncode, 0, r.err)
         office.close(0)
         agency.close(0)
+
+    def test_bus(self):
+        env = self.start(router=True, deadline=True, notify=True, bus="tcp")
+        office = env.ctx.socket(zmq.SUB)
+        bt.curve_client(office, *self.keys.curve("office"))
+        office.setsockopt(zmq.SUBSCRIBE, b"alert.task-assigned.")
+        office.connect(env.feed)
+        plain = env.ctx.socket(zmq.SUB)
+        plain.setsockopt(zmq.SUBSCRIBE, b"")
+        plain.connect(env.publish)
+        agency = env.ctx.socket(zmq.SUB)
+        bt.curve_client(agency, *self.keys.curve("hanoi"))
+        agency.setsockopt(zmq.SUBSCRIBE, b"")
+        agency.connect(env.publish)
+        time.sleep(0.5)
+        a = self.client("hanoi").request(report(agency=bt.DROP))
+        self.assertEqual(a["type"], "ack", a)
+        # intake -> router -> notify, each hop over CURVE.
+        env.wait_task("T-%d" % a["seq"])
+        self.assertTrue(office.poll(10000), "nothing reached the feed")
+        self.assertFalse(plain.poll(1500), "a plain SUB read intake's bus")
+        self.assertFalse(agency.poll(500), "an agency key read the bus")
+        wait_until(lambda: "key %s is not the daemons'"
+                   % self.keys.public["hanoi"] in self.intake_log(), 5,
+                   what="intake logging the agency key on its bus")
+        for s in (office, plain, agency):
+            s.close(0)
 
     def test_files(self):
         env = self.start()

@@ -204,7 +204,7 @@ int main(int argc, char **argv)
 	struct bus_sub_handler h = { .apply = apply, .arg = &tap };
 
 	zctx = zmq_ctx_new();
-	r = bus_sub_new(zctx, tap.st, name, pub, replay, &h, &tap.sub);
+	r = bus_sub_new(zctx, tap.st, name, pub, replay, NULL, &h, &tap.sub);
 	if (r == 0)
 		r = service_new(&tap.svc);
 	if (r < 0)

@@ -141,7 +141,7 @@ static void new_pub(struct fixture *fx)
 	if (!fx->pst)
 		fx->pst = open_store(fx, "pub", 0);
 	assert_int_equal(bus_pub_new(fx->zctx, fx->pst, fx->pub_ep,
-				     fx->replay_ep, &fx->pub), 0);
+				     fx->replay_ep, NULL, &fx->pub), 0);
 }
 
 /* A raw socket of the test, connected (or bound) to ep. */
@@ -450,7 +450,7 @@ static void new_sub(struct fixture *fx, struct recorder *r, const char *pub_ep)
 
 	assert_int_equal(bus_sub_new(fx->zctx, fx->sst, "intake",
 				     pub_ep ? pub_ep : fx->pub_ep,
-				     fx->replay_ep, &h, &fx->sub), 0);
+				     fx->replay_ep, NULL, &h, &fx->sub), 0);
 }
 
 /*

@@ -90,7 +90,7 @@ static int setup(void **state)
 		return -1;
 	if (store_open(fx->env, &opt, &fx->st) < 0)
 		return -1;
-	if (bus_pub_new(fx->zctx, fx->st, fx->pub_ep, fx->replay_ep,
+	if (bus_pub_new(fx->zctx, fx->st, fx->pub_ep, fx->replay_ep, NULL,
 			&fx->pub) < 0)
 		return -1;
 	*state = fx;
@@ -752,7 +752,7 @@ static void test_reopen_continues(void **state)
 
 	set_endpoints(fx);
 	assert_int_equal(bus_pub_new(fx->zctx, fx->st, fx->pub_ep,
-				     fx->replay_ep, &fx->pub), 0);
+				     fx->replay_ep, NULL, &fx->pub), 0);
 	open_ledger(fx);
 	begin_write(fx);
 	assert_true(append(fx, &more[0]) == 4);

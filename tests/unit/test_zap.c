@@ -740,10 +740,34 @@ static void test_one_frame_request(void **state)
 	assert_string_equal(reply.data[4], "office");
 }
 
+/* zap_daemons(): the daemons' own key is "baton"; any other is refused. */
+static void test_daemons(void **state)
+{
+	struct curve_keys own, other;
+	struct zap_request req = { .domain = "bus", .address = "10.0.0.2" };
+	const struct agency *a;
+	char why[64] = "";
+
+	assert_int_equal(curve_generate(&own), 0);
+	assert_int_equal(curve_generate(&other), 0);
+	req.key = own.public_key;
+	a = zap_daemons(&own, &req, why, sizeof(why));
+	assert_non_null(a);
+	assert_string_equal(a->name, "baton");
+	assert_string_equal(why, "");
+	req.key = other.public_key;
+	assert_null(zap_daemons(&own, &req, why, sizeof(why)));
+	assert_string_equal(why, "not the daemons' key");
+	/* The secret is not a key anybody connects with. */
+	req.key = own.secret_key;
+	assert_null(zap_daemons(&own, &req, why, sizeof(why)));
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_daemons),
 		T(test_accepted),
 		T(test_refused),
 		T(test_null_refused),
