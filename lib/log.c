@@ -27,6 +27,7 @@
 
 #include <systemd/sd-journal.h>
 
+#include "config.h"
 #include "log.h"
 
 /* One entry on stderr, and the longest MESSAGE= we send to journald. */
@@ -283,4 +284,15 @@ void fatalx(const char *fmt, ...)
 	log_vmsg(LOG_CRIT, NULL, 0, fmt, ap);
 	va_end(ap);
 	exit(1);
+}
+
+void log_config_error(const struct config_error *err, int to_log)
+{
+	char text[1024];
+
+	config_error_text(err, text, sizeof(text));
+	if (to_log)
+		log_warnx("%s", text);
+	else
+		fprintf(stderr, "%s\n", text);
 }

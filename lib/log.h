@@ -58,6 +58,15 @@ void fatalx(const char *fmt, ...)
 void log_fields(int prio, const struct log_field *fields, size_t n,
 		const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 
+struct config_error;
+
+/*
+ * What is wrong with a configuration file, as "file:line: what": logged
+ * with log_warnx() when to_log (a reload), else one line on stderr (a
+ * start, --check), where the operator typing the command reads it.
+ */
+void log_config_error(const struct config_error *err, int to_log);
+
 void log_vmsg(int prio, const struct log_field *fields, size_t n,
 	      const char *fmt, va_list ap) __attribute__((format(printf, 4, 0)));
 

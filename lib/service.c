@@ -384,7 +384,6 @@ int service_init(int argc, char **argv, const char *name, const char *about,
 		 struct service_args *args, struct config **conf)
 {
 	struct config_error err;
-	char text[1024];
 	int r;
 
 	r = service_args(argc, argv, name, about, args);
@@ -392,8 +391,7 @@ int service_init(int argc, char **argv, const char *name, const char *about,
 		return r;
 	log_init(name, args->verbose);
 	if (config_load(args->config, conf, &err) < 0) {
-		fprintf(stderr, "%s\n", config_error_text(&err, text,
-							  sizeof(text)));
+		log_config_error(&err, 0);
 		return 1;
 	}
 	return -1;

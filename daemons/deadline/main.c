@@ -41,20 +41,14 @@ static int load_calendar(const struct config *conf, struct calendar **ret,
 			 bool to_log)
 {
 	struct config_error err;
-	char text[1024];
 	int r;
 
 	*ret = NULL;
 	if (!conf->calendar)
 		return 0;
 	r = calendar_load(conf->calendar, ret, &err);
-	if (r < 0) {
-		config_error_text(&err, text, sizeof(text));
-		if (to_log)
-			log_warnx("%s", text);
-		else
-			fprintf(stderr, "%s\n", text);
-	}
+	if (r < 0)
+		log_config_error(&err, to_log);
 	return r;
 }
 
@@ -170,7 +164,7 @@ static int run(struct deadline *dl)
 	};
 	const struct curve_keys *keys;
 	struct config_error err;
-	char text[1024], *dir;
+	char *dir;
 	int r;
 
 	dl->next_due = INT64_MAX;
@@ -203,7 +197,7 @@ static int run(struct deadline *dl)
 	r = service_bus_keys(dl->svc, dl->zctx, dl->conf, &dl->keys, &dl->zap,
 			     &err);
 	if (r < 0) {
-		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		log_config_error(&err, 1);
 		return r;
 	}
 	keys = r ? &dl->keys : NULL;

@@ -66,17 +66,11 @@ static int load_agencies(struct intake *in, struct agency_set **ret,
 			 bool to_log)
 {
 	struct config_error err;
-	char text[1024];
 	int r;
 
 	r = agency_load(in->conf->agencies, ret, &err);
-	if (r < 0) {
-		config_error_text(&err, text, sizeof(text));
-		if (to_log)
-			log_warnx("%s", text);
-		else
-			fprintf(stderr, "%s\n", text);
-	}
+	if (r < 0)
+		log_config_error(&err, to_log);
 	return r;
 }
 
@@ -85,7 +79,6 @@ int auth_check(const struct config *conf)
 	struct agency_set *set = NULL;
 	struct config_error err;
 	struct curve_keys k;
-	char text[1024];
 	int r;
 
 	if (conf->auth == CONFIG_AUTH_NONE)
@@ -99,14 +92,12 @@ int auth_check(const struct config *conf)
 	r = curve_load(conf->server_key, true, &k, &err);
 	sodium_memzero(&k, sizeof(k));
 	if (r < 0) {
-		fprintf(stderr, "%s\n", config_error_text(&err, text,
-							  sizeof(text)));
+		log_config_error(&err, 0);
 		return r;
 	}
 	r = agency_load(conf->agencies, &set, &err);
 	if (r < 0)
-		fprintf(stderr, "%s\n", config_error_text(&err, text,
-							  sizeof(text)));
+		log_config_error(&err, 0);
 	else
 		printf("%s: OK, %zu agencies\n", agency_path(set),
 		       agency_count(set));
@@ -117,7 +108,6 @@ int auth_check(const struct config *conf)
 int auth_open(struct intake *in)
 {
 	struct config_error err;
-	char text[1024];
 	size_t keys = 0;
 	int r;
 
@@ -128,7 +118,7 @@ int auth_open(struct intake *in)
 	}
 	r = curve_load(in->conf->server_key, true, &in->server, &err);
 	if (r < 0) {
-		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		log_config_error(&err, 1);
 		return r;
 	}
 	r = load_agencies(in, &in->agencies, true);

@@ -46,20 +46,14 @@ static int load_agencies(const struct config *conf, struct agency_set **ret,
 			 bool to_log)
 {
 	struct config_error err;
-	char text[1024];
 	int r;
 
 	*ret = NULL;
 	if (!conf->agencies)
 		return 0;
 	r = agency_load(conf->agencies, ret, &err);
-	if (r < 0) {
-		config_error_text(&err, text, sizeof(text));
-		if (to_log)
-			log_warnx("%s", text);
-		else
-			fprintf(stderr, "%s\n", text);
-	}
+	if (r < 0)
+		log_config_error(&err, to_log);
 	return r;
 }
 
@@ -261,7 +255,7 @@ static int run(struct notify *n)
 		.map_size = n->conf->map_size, .create = true,
 	};
 	struct config_error err;
-	char text[1024], *dir;
+	char *dir;
 	int r;
 
 	dir = config_state_path(n->conf, "notify");
@@ -285,7 +279,7 @@ static int run(struct notify *n)
 	}
 	r = curve_load_server(n->conf, &n->keys, &err);
 	if (r < 0) {
-		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		log_config_error(&err, 1);
 		return r;
 	}
 	n->zctx = zmq_ctx_new();

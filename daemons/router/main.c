@@ -147,7 +147,7 @@ static int run(struct router *rt)
 	};
 	const struct curve_keys *keys;
 	struct config_error err;
-	char text[1024], *dir;
+	char *dir;
 	int r;
 
 	if (rt->conf->auth == CONFIG_AUTH_NONE)
@@ -179,7 +179,7 @@ static int run(struct router *rt)
 	r = service_bus_keys(rt->svc, rt->zctx, rt->conf, &rt->keys, &rt->zap,
 			     &err);
 	if (r < 0) {
-		log_warnx("%s", config_error_text(&err, text, sizeof(text)));
+		log_config_error(&err, 1);
 		return r;
 	}
 	keys = r ? &rt->keys : NULL;
