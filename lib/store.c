@@ -11,12 +11,13 @@
  * tied to a thread, and without MDB_NOSYNC: a commit that returns is on disk.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <lmdb.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -248,6 +249,22 @@ int store_grow(struct store *s, uint64_t min_size)
 		size = min_size;
 	log_debug("%s: map %zu -> %" PRIu64, __func__, info.me_mapsize, size);
 	return store_errno(mdb_env_set_mapsize(s->env, size));
+}
+
+int store_copy(struct store *s, const char *dir)
+{
+	char path[PATH_MAX];
+	int r;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -errno;
+	if ((size_t)snprintf(path, sizeof(path), "%s/data.mdb", dir) >=
+	    sizeof(path))
+		return -ENAMETOOLONG;
+	if (access(path, F_OK) == 0)
+		return -EEXIST;
+	r = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
+	return r ? store_errno(r) : 0;
 }
 
 int store_usage(struct store *s, uint64_t *map_size, uint64_t *used)

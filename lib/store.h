@@ -122,6 +122,15 @@ int store_last(struct store_txn *t, store_table_t tab, const void **key,
  */
 int store_grow(struct store *s, uint64_t min_size);
 
+/*
+ * Write a consistent, compacted copy of the environment into directory dir
+ * (created mode 0700; it must not hold a data.mdb already), as of one read
+ * snapshot: safe while the writer runs, and it blocks nobody. The copy is
+ * an environment store_open() opens like the original.
+ * Returns 0, -EEXIST (dir holds a copy already), -errno.
+ */
+int store_copy(struct store *s, const char *dir);
+
 /* Current map size and bytes in use (last page * page size). */
 int store_usage(struct store *s, uint64_t *map_size, uint64_t *used);
 

@@ -669,6 +669,44 @@ static void test_read_only_sees_committed(void **state)
 	assert_int_equal(table(st, "kv"), tab);
 }
 
+/*
+ * store_copy(): a snapshot while a write transaction is open (what it holds
+ * is not in the copy), opened like any store; never over an earlier copy.
+ */
+static void test_copy(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_options ro = { .read_only = true };
+	struct store *st = open_rw(fx, 0), *copy = NULL;
+	store_table_t tab = table(st, "kv");
+	struct store_txn *t, *w;
+	char dir[PATH_MAX];
+
+	t = begin(st, true);
+	for (int i = 0; i < 1000; i++) {
+		char k[16];
+
+		snprintf(k, sizeof k, "k%04d", i);
+		put_str(t, tab, k, "committed");
+	}
+	assert_int_equal(store_commit(t), 0);
+	w = begin(st, true);
+	put_str(w, tab, "open", "not yet");
+	snprintf(dir, sizeof dir, "%s/backup", fx->dir);
+	assert_int_equal(store_copy(st, dir), 0);
+	assert_int_equal(store_commit(w), 0);
+	assert_int_equal(store_copy(st, dir), -EEXIST);
+
+	assert_int_equal(store_open(dir, &ro, &copy), 0);
+	tab = table(copy, "kv");
+	t = begin(copy, false);
+	assert_int_equal(count(t, tab), 1000);
+	expect_str(t, tab, "k0999", "committed");
+	expect_missing(t, tab, "open");
+	store_abort(t);
+	store_close(copy);
+}
+
 /* -------------------------------------------------------------- growth */
 
 /*
@@ -898,6 +936,7 @@ int main(void)
 		T(test_u64_keys),
 		T(test_read_only_missing),
 		T(test_read_only_sees_committed),
+		T(test_copy),
 		T(test_map_growth),
 		T(test_grow_to_min),
 		T(test_grown_map_persists),

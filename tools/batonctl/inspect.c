@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "batonctl.h"
 #include "bus.h"
@@ -373,4 +374,70 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 	}
 	json_decref(all);
 	return 0;
+}
+
+/* ---- backup ---- */
+
+int cmd_backup(struct ctl *ctl, int argc, char **argv)
+{
+	static const char *const daemons[] = { "intake", "router",
+						 "deadline", "notify" };
+	const struct config *conf;
+	unsigned copied = 0;
+	const char *dir;
+	int status = 0;
+
+	if (argc == 2 && strcmp(argv[1], "--help") == 0)
+		return ctl_help("backup");
+	if (argc != 2 || argv[1][0] == '-')
+		return ctl_usage("backup", argc < 2 ? "give the directory to "
+				 "copy into" : "unexpected argument '%s'",
+				 argv[argc < 2 ? 0 : argc - 1]);
+	dir = argv[1];
+	conf = ctl_config(ctl);
+	if (!conf)
+		return 1;
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST) {
+		ctl_error("%s: %s", dir, strerror(errno));
+		return 1;
+	}
+	for (size_t i = 0; i < sizeof(daemons) / sizeof(daemons[0]); i++) {
+		struct store_options so = { .read_only = true };
+		struct store *st = NULL;
+		uint64_t map = 0, used = 0;
+		char *from = config_state_path(conf, daemons[i]), *to = NULL;
+		int r;
+
+		r = from ? store_open(from, &so, &st) : -ENOMEM;
+		if (r == -ENOENT) {
+			printf("%-8s no store (not run yet): skipped\n",
+			       daemons[i]);
+			free(from);
+			continue;
+		}
+		if (r == 0 && asprintf(&to, "%s/%s", dir, daemons[i]) < 0)
+			r = -ENOMEM;
+		if (r == 0)
+			r = store_copy(st, to);
+		if (r == 0)
+			store_usage(st, &map, &used);
+		if (r == 0) {
+			printf("%-8s %s -> %s (%.1f MiB)\n", daemons[i], from,
+			       to, used / 1048576.0);
+			copied++;
+		} else {
+			ctl_error("%s: %s%s", to ? to : from, strerror(-r),
+				  r == -EEXIST ? " (back up into a new "
+				  "directory)" : "");
+			status = 1;
+		}
+		store_close(st);
+		free(from);
+		free(to);
+	}
+	if (status == 0)
+		printf("%u stores copied, each a consistent snapshot; the "
+		       "configuration (%s) is not included\n", copied,
+		       conf->dir);
+	return status;
 }

@@ -170,6 +170,13 @@ static const struct command commands[] = {
 "      --server       the daemons' pair: intake's submit socket, the feed\n"
 "\nA key file holding a secret is written with mode 600 and never over an\n"
 "existing file. keygen prints the line to add to agencies.conf.\n" },
+	{ "backup", cmd_backup, "DIR",
+	  "copy every daemon's store into DIR, live, one snapshot each",
+"DIR/intake, DIR/router, DIR/deadline and DIR/notify each get a compacted\n"
+"copy of that daemon's LMDB as of one read snapshot, taken while the\n"
+"daemons run (LMDB readers block nobody). To restore, stop the daemons and\n"
+"copy each DIR/NAME/data.mdb into state_dir/NAME/. The configuration\n"
+"(baton.conf, agencies.conf and the keys) is not included.\n" },
 	{ "routes", cmd_routes, "test FILE.json",
 	  "which routing rules a report would match, and what would follow",
 "FILE.json is a report as a JSON object (- for stdin), e.g.\n"
