@@ -3,10 +3,14 @@
 #   make check       install what is missing, build, run every test
 #   make check-asan  the same tests under AddressSanitizer + UBSan
 #   make bench       build and run the benchmarks (see docs/benchmarks.md)
+#   make fuzz        build the libFuzzer targets with clang, run each for
+#                    FUZZ_SECONDS (default 60; see tests/fuzz/README.md)
 #   make install     install under PREFIX (default /usr/local), DESTDIR honoured
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PREFIX     ?= /usr/local
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 CMAKE_ARGS ?=
@@ -14,7 +18,7 @@ CMAKE_ARGS ?=
 PKGS = libzmq msgpack lmdb libsystemd libsodium inih jansson cmocka libcurl
 PY   = /usr/bin/python3
 
-.PHONY: all deps build build-asan check check-asan demo bench install clean
+.PHONY: all deps build build-asan check check-asan demo bench fuzz install clean
 
 all: build
 
@@ -22,6 +26,7 @@ all: build
 deps:
 	@if ! command -v cmake >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 \
 	   || ! pkg-config --exists $(PKGS) 2>/dev/null \
+	   || ! command -v systemd-analyze >/dev/null 2>&1 \
 	   || ! $(PY) -c 'import zmq, msgpack, lmdb, aiosmtpd' 2>/dev/null; then \
 		./tools/install-deps.sh; \
 	fi
@@ -51,7 +56,13 @@ demo: build
 bench: build
 	./bench/run.sh $(BUILD)
 
+fuzz: deps
+	JOBS=$(JOBS) ./tests/fuzz/run.sh $(BUILD_FUZZ) $(FUZZ_SECONDS)
+
+# Configured again first: PREFIX may differ from the build's first run.
 install: build
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS)
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:

@@ -25,6 +25,8 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+/* The caller's place, not log.c's: see log.h. */
+#define SD_JOURNAL_SUPPRESS_LOCATION
 #include <systemd/sd-journal.h>
 
 #include "config.h"

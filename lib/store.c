@@ -264,7 +264,10 @@ int store_copy(struct store *s, const char *dir)
 	if (access(path, F_OK) == 0)
 		return -EEXIST;
 	r = mdb_env_copy2(s->env, dir, MDB_CP_COMPACT);
-	return r ? store_errno(r) : 0;
+	if (r)
+		return store_errno(r);
+	/* LMDB creates it with 0644: a copy is as private as the original. */
+	return chmod(path, 0600) < 0 ? -errno : 0;
 }
 
 int store_usage(struct store *s, uint64_t *map_size, uint64_t *used)

@@ -121,6 +121,9 @@ static void dest_result(struct notify *n, size_t i, bool ok, instant_t now)
 		d->probing = false;
 		return;
 	}
+	/* Attempts that were out when it opened say nothing new. */
+	if (d->open_until && now < d->open_until && !d->probing)
+		return;
 	d->failures++;
 	if (!d->probing && d->failures < NOTIFY_BREAKER_FAILURES)
 		return;

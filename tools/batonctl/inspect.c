@@ -380,8 +380,13 @@ int cmd_status(struct ctl *ctl, int argc, char **argv)
 
 int cmd_backup(struct ctl *ctl, int argc, char **argv)
 {
-	static const char *const daemons[] = { "intake", "router",
-						 "deadline", "notify" };
+	/*
+	 * Downstream first: a subscriber's copy then never holds an event its
+	 * publisher's later copy lacks, and a restored set catches up by
+	 * replay instead of a subscriber being ahead of its publisher.
+	 */
+	static const char *const daemons[] = { "notify", "deadline",
+						 "router", "intake" };
 	const struct config *conf;
 	unsigned copied = 0;
 	const char *dir;
