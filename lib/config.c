@@ -495,33 +495,48 @@ static void call(struct ini *in, const char *section, const char *name,
 static char *read_line(char *str, int num, void *stream)
 {
 	struct ini *in = stream;
+	const char *why = NULL;
 	char *s, *end;
-	size_t len;
+	size_t len, n = 0;
 	int c;
 
-	if (!fgets(str, num, in->f)) {
-		if (ferror(in->f))
-			in->read_errno = errno ? errno : EIO;
+	/*
+	 * A byte at a time, not fgets(): a NUL byte would make strlen() see a
+	 * shorter line than was read, and the tail would pass for a line of
+	 * its own. The whole physical line is consumed, whatever it holds.
+	 */
+	while ((c = getc(in->f)) != EOF) {
+		if (c == '\0')
+			why = "NUL byte in the line";
+		if (n < (size_t)num - 1)
+			str[n++] = (char)c;
+		else if (c != '\n' && !why)
+			why = "line longer than the limit";
+		if (c == '\n')
+			break;
+	}
+	if (c == EOF && ferror(in->f)) {
+		in->read_errno = errno ? errno : EIO;
 		return NULL;
 	}
+	if (c == EOF && n == 0)
+		return NULL;
+	str[n] = '\0';
 	in->line++;
-
-	len = strlen(str);
-	if (len > 0 && str[len - 1] != '\n') {
-		c = getc(in->f);
-		if (c != EOF && c != '\n') {
-			while (c != EOF && c != '\n')
-				c = getc(in->f);
-			if (in->r == 0) {
-				in->r = -EINVAL;
-				in->err->line = in->line;
+	if (why) {
+		if (in->r == 0) {
+			in->r = -EINVAL;
+			in->err->line = in->line;
+			if (why[0] == 'N')
+				snprintf(in->err->msg, sizeof in->err->msg,
+					 "%s", why);
+			else
 				snprintf(in->err->msg, sizeof in->err->msg,
 					 "line longer than %d characters",
 					 num - 1);
-			}
-			*str = '\0';
-			return str;
 		}
+		*str = '\0';
+		return str;
 	}
 
 	/* A UTF-8 byte order mark would hide a first "[section]" from us. */

@@ -1275,8 +1275,7 @@ static int take_list(struct decoder *d, enum field_id id,
 		     const struct value *v)
 {
 	const struct field *f = &fields[id];
-	struct reader r = { (const uint8_t *)v->s,
-			    (const uint8_t *)v->s + v->len };
+	struct reader r;
 	int64_t *ints = NULL;
 	const char **strs = NULL;
 	size_t *count = NULL, k;
@@ -1284,8 +1283,11 @@ static int take_list(struct decoder *d, enum field_id id,
 	struct value c;
 	int err;
 
+	/* Only an array has bytes to read: a scalar's v->s is NULL. */
 	if (v->kind != V_ARRAY)
 		return fail(d, CODE_INVALID, f->name, "%s", expected(f->type));
+	r = (struct reader){ (const uint8_t *)v->s,
+			     (const uint8_t *)v->s + v->len };
 	switch (id) {
 	case F_REMINDERS:
 		ints = d->m->reminders;
