@@ -495,6 +495,31 @@ static void test_long_line(void **state)
 	assert_invalid(*state, text, 2, "line longer than 199 characters");
 }
 
+/*
+ * A NUL byte is refused at its line. strlen() would have seen the line end
+ * there, and its tail, past the length check, pass for a line of its own.
+ */
+static void test_nul_byte(void **state)
+{
+	struct fixture *fx = *state;
+	static const char text[] = "[baton]\n\0xxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+				   "xxxxxxxxxxxxxxxxxxxxxxxx\n"
+				   "auth = n\0one\nmap_size = 1M\n";
+	struct config_error err;
+	struct config *c = NULL;
+	FILE *f;
+
+	snprintf(fx->path, sizeof fx->path, "%s/nul.conf", fx->dir);
+	f = fopen(fx->path, "we");
+	assert_non_null(f);
+	assert_int_equal(fwrite(text, 1, sizeof text - 1, f), sizeof text - 1);
+	assert_int_equal(fclose(f), 0);
+	assert_int_equal(config_load(fx->path, &c, &err), -EINVAL);
+	assert_null(c);
+	assert_int_equal(err.line, 2);
+	assert_string_equal(err.msg, "NUL byte in the line");
+}
+
 /* Of several mistakes the first is reported, whatever its kind. */
 static void test_first_error_wins(void **state)
 {
@@ -783,6 +808,7 @@ int main(void)
 		T(test_max_batch_range),
 		T(test_empty_path),
 		T(test_long_line),
+		T(test_nul_byte),
 		T(test_first_error_wins),
 		T(test_missing_file),
 		T(test_error_text),
