@@ -28,6 +28,8 @@ both from sinks.py, and SUB sockets on the office alert feed.
   slow         a webhook that never answers (12 alerts, more than its 8
                slots, of 10 in all): another agency's webhook, the feed
                and the mail are delivered at once all the same
+  breaker      a receiver failing for 8 deliveries: its breaker opens
+               (logged), and when it answers again all 8 go, once each
   reload       a broken agencies.conf: --check names its line, SIGHUP
                keeps the set in force; a good one applies to what comes
                next
@@ -409,6 +411,27 @@ class NotifyTest(unittest.TestCase):
                             hooks)
         finally:
             hole.close()
+
+    def test_breaker(self):
+        env = self.start(max_attempts="50")
+        self.ais.status = 503
+        for i in range(8):
+            self.submit(agency="hanoi", category="information-security",
+                        title="breaker %d" % i)
+        wait_until(lambda: "failed 5 times in a row: no attempts to it"
+                   in env.notify.output(), 10, what="the breaker opening")
+        self.ais.status = 200
+        wait_until(lambda: len([d for d in self.deliveries("--agency",
+                                                           "mic-ais")
+                                if d["channel"] == "webhook" and
+                                d["state"] == "sent"]) == 8, 20,
+                   what="8 webhooks sent after the receiver recovered")
+        self.assertIn("answers again: its deliveries resume",
+                      env.notify.output())
+        ok = [r for r in self.ais.received() if r["status"] == 200]
+        self.assertEqual(len(ok), 8)
+        self.assertEqual(len({r["headers"]["Idempotency-Key"] for r in ok}),
+                         8)
 
     def test_reload_and_check(self):
         env = self.start()
