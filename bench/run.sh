@@ -8,14 +8,18 @@
 # (bench-intake) at 1, 8 and 32 clients x 1 and 16 reports in flight, each
 # run against a FRESH intake with a new state directory and a free port, so
 # that every run starts from an empty log. Ends with a markdown table and
-# the aims of the issue, then runs bench/router.sh (baton-router).
+# the aims of the issue, then runs bench/router.sh (baton-router),
+# bench-deadline (baton-deadline) and last bench-notify (baton-notify, with
+# all four daemons and bench-sinks).
 #
 # Everything happens in a temporary directory under BUILD_DIR, so the disk
 # measured is the one the build is on (the ipc:// sockets, which need short
 # paths, go under $TMPDIR). Nothing is left running or behind, whatever
 # happens. Environment: BENCH_SECONDS (default 5) and BENCH_WARMUP (1) per
 # intake run, BENCH_DISK_SECONDS (3) per disk figure, BENCH_IO_THREADS (1)
-# for the client's ZeroMQ context.
+# for the client's ZeroMQ context; for bench-notify, BENCH_NOTIFY_BACKLOG
+# (20000) alerts per delivery run and BENCH_NOTIFY_RATE (5000) reports/s
+# for BENCH_NOTIFY_SECONDS (10) after BENCH_WARMUP in the latency run.
 set -euo pipefail
 
 # shellcheck source=../tools/common.sh
@@ -97,6 +101,7 @@ map_size = 1G
 submit = $endpoint
 publish = ipc://$sockdir/$name.pub
 replay = ipc://$sockdir/$name.replay
+rate = 0                ; the load is the point: no per-agency limit
 EOF
 	"$intake" -c "$conf" 2>"$dir/intake.log" &
 	intake_pid=$!
@@ -203,4 +208,12 @@ run_client "$(dirname "${BASH_SOURCE[0]}")/router.sh" "$build" || failed=1
 echo
 run_client "$build/bench/bench-deadline" --deadline-bin \
 	"$build/daemons/deadline/baton-deadline" || failed=1
+
+# The notify daemon: email and webhook deliveries per second, and report
+# accepted -> task-assigned alert on the feed at 5,000 reports/s.
+echo
+run_client "$build/bench/bench-notify" --build "$build" \
+	--backlog "${BENCH_NOTIFY_BACKLOG:-20000}" \
+	--rate "${BENCH_NOTIFY_RATE:-5000}" \
+	--seconds "${BENCH_NOTIFY_SECONDS:-10}" --warmup "$warmup" || failed=1
 exit "$failed"

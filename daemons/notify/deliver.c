@@ -260,7 +260,8 @@ static void journal(const struct msg *a)
 
 /* Build the request for an email or webhook delivery. */
 static int request(struct round *rd, struct due *d, const struct msg *a,
-		   const struct agency *ag, struct notify_request **ret)
+		   const struct agency *ag, size_t dest,
+		   struct notify_request **ret)
 {
 	struct notify *n = rd->n;
 	struct notify_request *req;
@@ -281,8 +282,7 @@ static int request(struct round *rd, struct due *d, const struct msg *a,
 		notify_request_free(req);
 		return r;
 	}
-	req->dest = d->k.channel == OUTBOX_EMAIL ? dest_for(n, "smtp") :
-		    dest_of_url(n, ag->webhook);
+	req->dest = dest;
 	*ret = req;
 	return 0;
 }
@@ -317,6 +317,7 @@ static int attempt(struct round *rd, struct due *d)
 	const void *body;
 	size_t len;
 	instant_t later;
+	size_t dest;
 	char why[OUTBOX_ERROR_MAX];
 	int r;
 
@@ -364,16 +365,20 @@ static int attempt(struct round *rd, struct due *d)
 			r = dead_now(rd, d, why);
 			goto out;
 		}
-		r = request(rd, d, &a, ag, &req);
-		if (r < 0)
-			goto out;
-		if (!dest_admits(n, req->dest, rd->now, &later)) {
-			notify_request_free(req);
+		/* Whether it may go is known before anything is built. */
+		dest = d->k.channel == OUTBOX_EMAIL ? dest_for(n, "smtp") :
+		       dest_of_url(n, ag->webhook);
+		if (!dest_admits(n, dest, rd->now, &later)) {
 			d->row.next_at = later;
 			r = outbox_put(&n->ob, rd->t, d->key, d->klen, &d->row);
 			goto out;
 		}
-		n->dests[req->dest].inflight++;
+		r = request(rd, d, &a, ag, dest, &req);
+		if (r < 0) {
+			n->dests[dest].probing = false;
+			goto out;
+		}
+		n->dests[dest].inflight++;
 		rd->start[rd->nstart++] = req;
 		d->row.next_at = rd->now + n->conf->notify.timeout_ms +
 				 NOTIFY_LEASE_GRACE_MS;
