@@ -56,7 +56,9 @@ int bus_record_parse(uint64_t seq, const void *rec, size_t len,
 {
 	const uint8_t *p = rec;
 
-	if (len < 1 || p[0] == 0 || (size_t)p[0] + 1 > len)
+	/* No publisher stores a longer topic (bus_pub_append()). */
+	if (len < 1 || p[0] == 0 || p[0] > MSG_TOPIC_MAX ||
+	    (size_t)p[0] + 1 > len)
 		return -EBADMSG;
 	ev->seq = seq;
 	ev->topic = (const char *)p + 1;

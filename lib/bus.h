@@ -60,7 +60,8 @@ struct bus_event {
 
 /*
  * Decode a stored event record (the value of BUS_EVENTS_TABLE) into ev,
- * pointing into rec. Returns 0, -EBADMSG if the record is malformed.
+ * pointing into rec. Returns 0, -EBADMSG if the record is malformed (a
+ * topic empty, longer than MSG_TOPIC_MAX or past the record).
  */
 int bus_record_parse(uint64_t seq, const void *rec, size_t len,
 		     struct bus_event *ev);
