@@ -35,6 +35,7 @@
 #include "curve.h"
 #include "log.h"
 #include "service.h"
+#include "store.h"
 #include "zap.h"
 #include "time.h"
 
@@ -428,4 +429,31 @@ int service_bus_keys(struct service *s, void *zctx,
 		return r;
 	}
 	return 1;
+}
+
+int service_store_open(const struct config *conf, const char *name,
+		       struct store **ret, struct config_error *err)
+{
+	struct store_options so = {
+		.map_size = conf->map_size, .create = true,
+	};
+	char *dir = config_state_path(conf, name);
+	int r;
+
+	if (!dir)
+		return -ENOMEM;
+	r = store_open(dir, &so, ret);
+	if (r < 0) {
+		snprintf(err->file, sizeof(err->file), "%s", dir);
+		err->line = 0;
+		if (r == -EBUSY)
+			snprintf(err->msg, sizeof(err->msg), "in use: is "
+				 "another baton-%s running on this "
+				 "configuration?", name);
+		else
+			snprintf(err->msg, sizeof(err->msg), "%s",
+				 strerror(-r));
+	}
+	free(dir);
+	return r;
 }

@@ -42,6 +42,7 @@ int service_args(int argc, char **argv, const char *name, const char *about,
 
 struct config;
 struct curve_keys;
+struct store;
 struct config_error;
 struct zap;
 
@@ -107,6 +108,14 @@ int service_watch(struct service *s, void *zsock, int fd, short events,
 int service_bus_keys(struct service *s, void *zctx,
 		     const struct config *conf, struct curve_keys *k,
 		     struct zap **zap, struct config_error *err);
+
+/*
+ * Open (creating it) the daemon's own store, state_dir/name, with the
+ * configured map size. Returns 0 and sets *ret, or -errno with *err naming
+ * the directory and saying why (-EBUSY: another baton-name holds it).
+ */
+int service_store_open(const struct config *conf, const char *name,
+		       struct store **ret, struct config_error *err);
 
 /* The tick and reload callbacks; either may be NULL. */
 void service_on_tick(struct service *s, service_tick_fn fn, void *arg);

@@ -156,31 +156,20 @@ static int on_replay(void *arg, short revents)
 
 static int run(struct deadline *dl)
 {
-	struct store_options so = {
-		.map_size = dl->conf->map_size, .create = true,
-	};
 	struct bus_sub_handler h = {
 		.apply = deadline_apply, .done = deadline_done, .arg = dl,
 	};
 	const struct curve_keys *keys;
 	struct config_error err;
-	char *dir;
 	int r;
 
 	dl->next_due = INT64_MAX;
 	dl->pending_next = INT64_MAX;
-	dir = config_state_path(dl->conf, "deadline");
-	if (!dir)
-		return -ENOMEM;
-	r = store_open(dir, &so, &dl->store);
-	if (r == -EBUSY)
-		log_warnx("store %s is in use: is another baton-deadline "
-			  "running on this configuration?", dir);
-	else if (r < 0)
-		log_warnx("store %s: %s", dir, strerror(-r));
-	free(dir);
-	if (r < 0)
+	r = service_store_open(dl->conf, "deadline", &dl->store, &err);
+	if (r < 0) {
+		log_config_error(&err, 1);
 		return r;
+	}
 	r = timer_store_open(dl->store, &dl->timers);
 	if (r == 0)
 		r = deadline_next_due(dl);

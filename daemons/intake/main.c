@@ -68,26 +68,14 @@ static int on_replay(void *arg, short revents)
 
 static int run(struct intake *in)
 {
-	struct store_options so = {
-		.map_size = in->conf->map_size, .create = true,
-	};
-	char *dir;
+	struct config_error err;
 	int r;
 
-	dir = config_state_path(in->conf, "intake");
-	if (!dir)
-		return -ENOMEM;
-	r = store_open(dir, &so, &in->store);
-	if (r == -EBUSY)
-		log_warnx("store %s is in use: is another baton-intake "
-			  "running on this configuration?", dir);
-	else if (r < 0)
-		log_warnx("store %s: %s", dir, strerror(-r));
+	r = service_store_open(in->conf, "intake", &in->store, &err);
 	if (r < 0) {
-		free(dir);
+		log_config_error(&err, 1);
 		return r;
 	}
-	free(dir);
 
 	in->zctx = zmq_ctx_new();
 	if (!in->zctx)

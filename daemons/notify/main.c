@@ -251,25 +251,14 @@ static int open_feed(struct notify *n)
 
 static int run(struct notify *n)
 {
-	struct store_options so = {
-		.map_size = n->conf->map_size, .create = true,
-	};
 	struct config_error err;
-	char *dir;
 	int r;
 
-	dir = config_state_path(n->conf, "notify");
-	if (!dir)
-		return -ENOMEM;
-	r = store_open(dir, &so, &n->store);
-	if (r == -EBUSY)
-		log_warnx("store %s is in use: is another baton-notify "
-			  "running on this configuration?", dir);
-	else if (r < 0)
-		log_warnx("store %s: %s", dir, strerror(-r));
-	free(dir);
-	if (r < 0)
+	r = service_store_open(n->conf, "notify", &n->store, &err);
+	if (r < 0) {
+		log_config_error(&err, 1);
 		return r;
+	}
 	r = outbox_open(n->store, &n->ob);
 	if (r == 0)
 		r = notify_next_due(n);

@@ -139,32 +139,21 @@ static int on_replay(void *arg, short revents)
 
 static int run(struct router *rt)
 {
-	struct store_options so = {
-		.map_size = rt->conf->map_size, .create = true,
-	};
 	struct bus_sub_handler h = {
 		.apply = router_apply, .done = router_done, .arg = rt,
 	};
 	const struct curve_keys *keys;
 	struct config_error err;
-	char *dir;
 	int r;
 
 	if (rt->conf->auth == CONFIG_AUTH_NONE)
 		log_warnx("authentication is off (auth = none): reports are "
 			  "trusted to name their agency");
-	dir = config_state_path(rt->conf, "router");
-	if (!dir)
-		return -ENOMEM;
-	r = store_open(dir, &so, &rt->store);
-	if (r == -EBUSY)
-		log_warnx("store %s is in use: is another baton-router "
-			  "running on this configuration?", dir);
-	else if (r < 0)
-		log_warnx("store %s: %s", dir, strerror(-r));
-	free(dir);
-	if (r < 0)
+	r = service_store_open(rt->conf, "router", &rt->store, &err);
+	if (r < 0) {
+		log_config_error(&err, 1);
 		return r;
+	}
 	r = task_store_open(rt->store, &rt->tasks);
 	if (r < 0) {
 		log_warnx("tasks: %s", strerror(-r));
