@@ -356,7 +356,20 @@ static bool digits(const char *s, size_t n)
 	return true;
 }
 
-/* YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or YYYY-Www. */
+/* Two digits from s, at most max. */
+static bool two(const char *s, int min, int max)
+{
+	int n = (s[0] - '0') * 10 + (s[1] - '0');
+
+	return digits(s, 2) && n >= min && n <= max;
+}
+
+/*
+ * YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM, YYYY-Www, YYYY-MM-DD, or the start of
+ * an interval in ISO 8601 basic format, YYYYMMDDThhmmssZ (no colons: the
+ * period is part of task and alert ids). Whether the day exists is for
+ * the router to find: the shape is enough to refuse garbage.
+ */
 static bool period_valid(const char *s, size_t len)
 {
 	int n;
@@ -365,6 +378,14 @@ static bool period_valid(const char *s, size_t len)
 		return false;
 	if (len == 4)
 		return true;
+	if (len == 16)
+		return digits(s, 8) && two(s + 4, 1, 12) &&
+		       two(s + 6, 1, 31) && s[8] == 'T' &&
+		       two(s + 9, 0, 23) && two(s + 11, 0, 59) &&
+		       two(s + 13, 0, 59) && s[15] == 'Z';
+	if (len == 10)
+		return s[4] == '-' && two(s + 5, 1, 12) && s[7] == '-' &&
+		       two(s + 8, 1, 31);
 	if (s[4] != '-')
 		return false;
 	if (len == 7 && (s[5] == 'Q' || s[5] == 'H') && digits(s + 6, 1)) {
@@ -667,7 +688,8 @@ struct field {
 	  .shape_text = (why) }
 
 #define AGENCY_SHAPE	"may hold only A-Z, a-z, 0-9, '.', '_' and '-'"
-#define PERIOD_SHAPE	"must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or YYYY-Www"
+#define PERIOD_SHAPE	"must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM, YYYY-Www, " \
+			"YYYY-MM-DD or YYYYMMDDThhmmssZ"
 
 static const struct field fields[F_COUNT] = {
 	[F_V]		= SCALAR("v", FT_UINT),

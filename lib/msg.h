@@ -40,7 +40,9 @@
 /* Limits Baton adds where the protocol names none (docs/protocol.md). */
 #define MSG_AGENCY_MAX		64	/* [A-Za-z0-9._-], used in topics */
 #define MSG_LOCALITY_MAX	64
-#define MSG_PERIOD_MAX		16	/* 2026, 2026-Q3, 2026-H2, 2026-07, 2026-W05 */
+#define MSG_PERIOD_MAX		16	/* 2026, 2026-Q3, 2026-H2, 2026-07,
+					   2026-W05, 2026-11-26,
+					   20261126T080000Z */
 #define MSG_ERROR_MAX		256
 #define MSG_RULE_MAX		64
 #define MSG_NOTE_MAX		1024

@@ -614,23 +614,53 @@ static int set_escalation(struct load *l, struct route_rule *rule,
 static const char *const every_names[] = {
 	[EVERY_YEAR] = "year", [EVERY_HALF] = "half",
 	[EVERY_QUARTER] = "quarter", [EVERY_MONTH] = "month",
-	[EVERY_WEEK] = "week",
+	[EVERY_WEEK] = "week", [EVERY_DAY] = "day",
 };
 
 static int set_every(struct load *l, struct route_rule *rule,
 		     const char *key, const char *value)
 {
 	struct route_schedule *sc = (struct route_schedule *)rule;
+	int64_t ms;
 
-	for (int e = EVERY_YEAR; e <= EVERY_WEEK; e++)
+	for (int e = EVERY_YEAR; e <= EVERY_DAY; e++)
 		if (strcmp(value, every_names[e]) == 0) {
 			sc->every = e;
+			sc->step_ms = 0;
 			return 0;
 		}
+	/* An interval's period is named by its start to the second. */
+	if (time_parse_duration(value, &ms) == 0 && ms >= 1000 &&
+	    ms % 1000 == 0 && ms <= 366 * TIME_MS_PER_D) {
+		sc->every = EVERY_INTERVAL;
+		sc->step_ms = ms;
+		return 0;
+	}
 	return config_fail(l->err, 0,
 			   "invalid every '%s': expected year, half, "
-			   "quarter, month or week",
+			   "quarter, month, week, day or a length in whole "
+			   "seconds up to 366d (e.g. 30s, 15m, 2h)",
 			   value);
+}
+
+/* from and until: an instant to the second, as period names have it. */
+static int set_window(struct load *l, struct route_rule *rule,
+		      const char *key, const char *value)
+{
+	struct route_schedule *sc = (struct route_schedule *)rule;
+	instant_t t;
+
+	if (time_parse_instant(value, &t) < 0 || t % 1000 != 0 || t < 0)
+		return config_fail(l->err, 0,
+				   "invalid %s '%s': expected an instant in "
+				   "UTC to the second from 1970 on, e.g. "
+				   "2026-11-26T08:00:00Z",
+				   key, value);
+	if (strcmp(key, "from") == 0)
+		sc->from = t;
+	else
+		sc->until = t;
+	return 0;
 }
 
 static int set_title(struct load *l, struct route_rule *rule,
@@ -654,6 +684,7 @@ enum key {
 	K_KIND, K_CATEGORY, K_SEVERITY, K_LOCALITY, K_AGENCY, K_DRILL,
 	K_ASSIGN, K_DEADLINE, K_REMINDERS, K_ESCALATION, K_NOTIFY,
 	K_CONTINUE, K_OFFICE, K_EVERY, K_DUE, K_TITLE, K_WORKING_HOURS,
+	K_FROM, K_UNTIL,
 };
 
 #define RULE		(1u << IN_RULE)
@@ -686,6 +717,8 @@ static const struct {
 	[K_TITLE] = { "title", SCHEDULE, set_title },
 	[K_WORKING_HOURS] = { "working_hours", RULE | DEFAULTS | SCHEDULE,
 			      set_working_hours },
+	[K_FROM] = { "from", SCHEDULE, set_window },
+	[K_UNTIL] = { "until", SCHEDULE, set_window },
 };
 
 #define NKEYS (sizeof keys / sizeof keys[0])
@@ -840,6 +873,18 @@ static int end_schedule(struct load *l)
 				   "[schedule %s] has more than one "
 				   "category",
 				   rule->name);
+	if (sc->from >= sc->until)
+		return config_fail(l->err, rule->line,
+				   "[schedule %s]: until is not after from",
+				   rule->name);
+	/* Without from, intervals count from midnight UTC, every day. */
+	if (sc->every == EVERY_INTERVAL && sc->from == INT64_MIN &&
+	    TIME_MS_PER_D % sc->step_ms != 0)
+		return config_fail(l->err, rule->line,
+				   "[schedule %s]: every length must divide "
+				   "a day (e.g. 30s, 15m, 2h) unless from "
+				   "is set",
+				   rule->name);
 	sc->category = (enum msg_category)__builtin_ctz(c);
 	return inherit(l, rule, K_DUE);
 }
@@ -959,6 +1004,8 @@ static int begin_schedule(struct load *l, const char *name)
 	}
 	sc = &t->schedules[t->nschedules];
 	memset(sc, 0, sizeof(*sc));
+	sc->from = INT64_MIN;
+	sc->until = INT64_MAX;
 	sc->rule.drill = -1;
 	sc->rule.line = l->err->line;
 	sc->rule.name = strdup(name);
@@ -1261,9 +1308,30 @@ int route_period_at(enum route_every every, int64_t t, char *name,
 		*end = *start + 7 * TIME_MS_PER_D;
 		strftime(name, size, "%G-W%V", &tm);
 		return 0;
+	case EVERY_DAY:
+		*start = utc_ms(y, tm.tm_mon, tm.tm_mday);
+		*end = *start + TIME_MS_PER_D;
+		strftime(name, size, "%Y-%m-%d", &tm);
+		return 0;
 	default:
 		return -EINVAL;
 	}
+}
+
+/*
+ * An interval's name: its start in ISO 8601 basic format, no colons.
+ * Returns 0, -ERANGE outside the years 1000-9999 (no four-digit name).
+ */
+static int interval_name(int64_t start, char *name, size_t size)
+{
+	time_t secs = (time_t)(start >= 0 ? start / 1000 : (start - 999) / 1000);
+	struct tm tm;
+
+	if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 1000 ||
+	    tm.tm_year + 1900 > 9999 ||
+	    strftime(name, size, "%Y%m%dT%H%M%SZ", &tm) == 0)
+		return -ERANGE;
+	return 0;
 }
 
 enum route_every route_period_parse(const char *name, int64_t *start,
@@ -1271,11 +1339,26 @@ enum route_every route_period_parse(const char *name, int64_t *start,
 {
 	char again[MSG_PERIOD_MAX + 1], tail;
 	enum route_every every;
-	int y, n, used = 0;
+	int y, n, d, used = 0;
 	int64_t at;
 
 	if (strlen(name) > MSG_PERIOD_MAX)
 		return EVERY_NONE;
+	if (strlen(name) == 16 && name[8] == 'T') {
+		struct tm tm = { 0 };
+		const char *e = strptime(name, "%Y%m%dT%H%M%SZ", &tm);
+		time_t secs = timegm(&tm);
+
+		/* timegm() normalises 30 February: only a real instant's
+		 * own name is a period. */
+		if (!e || *e || secs == (time_t)-1)
+			return EVERY_NONE;
+		*start = *end = (int64_t)secs * 1000;
+		if (interval_name(*start, again, sizeof(again)) < 0 ||
+		    strcmp(again, name) != 0)
+			return EVERY_NONE;
+		return EVERY_INTERVAL;
+	}
 	if (sscanf(name, "%4d%n%c", &y, &used, &tail) == 1 && used == 4) {
 		every = EVERY_YEAR;
 		at = utc_ms(y, 0, 1);
@@ -1293,6 +1376,9 @@ enum route_every route_period_parse(const char *name, int64_t *start,
 		gmtime_r(&j, &jan4);
 		every = EVERY_WEEK;
 		at = utc_ms(y, 0, 4 - (jan4.tm_wday + 6) % 7 + 7 * (n - 1));
+	} else if (sscanf(name, "%4d-%2d-%2d%c", &y, &n, &d, &tail) == 3) {
+		every = EVERY_DAY;
+		at = utc_ms(y, n - 1, d);
 	} else if (sscanf(name, "%4d-%2d%c", &y, &n, &tail) == 2) {
 		every = EVERY_MONTH;
 		at = utc_ms(y, n - 1, 1);
@@ -1304,6 +1390,47 @@ enum route_every route_period_parse(const char *name, int64_t *start,
 	    strcmp(again, name) != 0)
 		return EVERY_NONE;
 	return every;
+}
+
+/* floor(a / b) for b > 0: periods before the anchor count down. */
+static int64_t floor_div(int64_t a, int64_t b)
+{
+	return a / b - (a % b < 0);
+}
+
+int route_schedule_period(const struct route_schedule *sc, int64_t t,
+			  char *name, size_t size, int64_t *start,
+			  int64_t *end)
+{
+	int64_t anchor = sc->from == INT64_MIN ? 0 : sc->from;
+
+	if (sc->every != EVERY_INTERVAL)
+		return route_period_at(sc->every, t, name, size, start, end);
+	if (sc->step_ms <= 0)
+		return -EINVAL;
+	*start = anchor + floor_div(t - anchor, sc->step_ms) * sc->step_ms;
+	*end = *start + sc->step_ms;
+	return interval_name(*start, name, size);
+}
+
+bool route_schedule_owes(const struct route_schedule *sc, const char *name,
+			 int64_t *start, int64_t *end)
+{
+	int64_t anchor = sc->from == INT64_MIN ? 0 : sc->from;
+	int64_t s, e;
+
+	if (route_period_parse(name, &s, &e) != sc->every)
+		return false;
+	if (sc->every == EVERY_INTERVAL) {
+		if (sc->step_ms <= 0 || (s - anchor) % sc->step_ms != 0)
+			return false;
+		e = s + sc->step_ms;
+	}
+	if (s < sc->from || e > sc->until)
+		return false;
+	*start = s;
+	*end = e;
+	return true;
 }
 
 char *route_obligation_id(const struct route_schedule *s, const char *agency,

@@ -96,6 +96,8 @@ enum route_every {
 	EVERY_QUARTER,			/* "2026-Q3" */
 	EVERY_MONTH,			/* "2026-07" */
 	EVERY_WEEK,			/* "2026-W05", ISO 8601 weeks */
+	EVERY_DAY,			/* "2026-11-26" */
+	EVERY_INTERVAL,			/* "20261126T080000Z": its start */
 };
 
 /*
@@ -103,7 +105,10 @@ enum route_every {
  *
  *   [schedule quarterly-key-areas]  ; NAME as for rules, at most 32 bytes
  *   agency = mic, mps, hanoi        ; who owes it (each their own)
- *   every = quarter                 ; year, half, quarter, month or week
+ *   every = quarter                 ; year, half, quarter, month, week,
+ *                                   ; day, or a length (30s, 15m, 2h)
+ *   from = 2026-11-26T08:00:00Z     ; optional: owed from then on
+ *   until = 2026-11-26T17:00:00Z    ; optional: and no later
  *   due = 15d                       ; after the period ends
  *   category = information-security ; exactly one
  *   title = Quarterly report on the four key areas
@@ -115,10 +120,18 @@ enum route_every {
  * (who owes it), deadline_ms (due after the period's end), reminders,
  * escalation, notify; its assign is NULL (each agency owes its own).
  * Periods are UTC for now: the office's time zone comes with the calendar.
+ *
+ * A length makes periods of that many whole seconds counted from from (a
+ * situation report every hour of a drill), or from midnight UTC when from
+ * is not set, and then the length must divide a day. Only the periods
+ * that lie wholly within [from, until) are owed.
  */
 struct route_schedule {
 	struct route_rule rule;
 	enum route_every every;
+	int64_t step_ms;		/* EVERY_INTERVAL: the length */
+	int64_t from;			/* INT64_MIN when not set */
+	int64_t until;			/* INT64_MAX when not set */
 	enum msg_category category;
 	char *title;
 };
@@ -170,19 +183,39 @@ size_t route_match(const struct route_table *t, const struct msg *m,
 		   const struct route_rule **out, size_t max);
 
 /*
- * The period of kind every that holds instant t: its name ("2026-Q3",
- * MSG_PERIOD_MAX + 1 bytes in name), its first instant (*start) and the
- * first instant after it (*end). Returns 0, -EINVAL (bad every).
+ * The calendar period of kind every (EVERY_YEAR .. EVERY_DAY) that holds
+ * instant t: its name ("2026-Q3", MSG_PERIOD_MAX + 1 bytes in name), its
+ * first instant (*start) and the first instant after it (*end). Returns 0,
+ * -EINVAL (bad every, or EVERY_INTERVAL: see route_schedule_period()).
  */
 int route_period_at(enum route_every every, int64_t t, char *name,
 		    size_t size, int64_t *start, int64_t *end);
 
 /*
  * The kind of a period name ("2026-Q3": EVERY_QUARTER) and its bounds.
- * Returns the kind, or EVERY_NONE when name is not a period.
+ * An interval's name ("20261126T080000Z") gives only its start: *end is
+ * *start, since the length is the schedule's. Returns the kind, or
+ * EVERY_NONE when name is not a period.
  */
 enum route_every route_period_parse(const char *name, int64_t *start,
 				    int64_t *end);
+
+/*
+ * The period of schedule sc that holds instant t, of any kind, as
+ * route_period_at() gives it; whether it is owed is for the caller to
+ * ask of sc->from and sc->until. Returns 0, -EINVAL, -ERANGE (an
+ * interval starting outside the years 1000-9999 has no name).
+ */
+int route_schedule_period(const struct route_schedule *sc, int64_t t,
+			  char *name, size_t size, int64_t *start,
+			  int64_t *end);
+
+/*
+ * Whether name is a period sc owes: of its kind, on its step, within
+ * [from, until). Sets *start and *end when it is.
+ */
+bool route_schedule_owes(const struct route_schedule *sc, const char *name,
+			 int64_t *start, int64_t *end);
 
 /* The obligation task id of agency's report for period under schedule s,
  * "P-<schedule>-<agency>-<period>", into buf (MSG_TASK_MAX + 1). */

@@ -2,7 +2,8 @@
  * router/obligations.c - the periodic reports agencies owe.
  *
  * Each [schedule] in routes.conf names agencies that owe a report every
- * year, half, quarter, month or week, due some time after the period ends.
+ * year, half, quarter, month, week, day or fixed length of time, due some
+ * time after the period ends, and only within its from and until if set.
  * The router keeps one obligation task per agency for the period under way
  * and the next one, with an id made of schedule, agency and period
  * ("P-quarterly-key-areas-mic-2026-Q4"), so creating it again changes
@@ -94,17 +95,16 @@ int router_periodic(struct router *rt, struct store_txn *t,
 		    const struct msg *m, uint64_t seq)
 {
 	char id[TASK_ID_MAX + 1];
-	enum route_every every;
 	int64_t start, end;
 	size_t answered = 0;
 	int r;
 
-	every = route_period_parse(m->period, &start, &end);
 	for (size_t i = 0; i < rt->routes->nschedules; i++) {
 		const struct route_schedule *sc = &rt->routes->schedules[i];
 		struct msg task = { 0 };
 
-		if (sc->every != every || !owes(sc, m->agency))
+		if (!owes(sc, m->agency) ||
+		    !route_schedule_owes(sc, m->period, &start, &end))
 			continue;
 		answered++;
 		route_obligation_id(sc, m->agency, m->period, id, sizeof(id));
@@ -157,12 +157,14 @@ static int ensure(struct router *rt, struct store_txn *t, int64_t now,
 		int64_t at = now;
 
 		for (int p = 0; p < 2; p++, at = end) {
-			r = route_period_at(sc->every, at, period,
-					    sizeof(period), &start, &end);
+			r = route_schedule_period(sc, at, period,
+						  sizeof(period), &start, &end);
 			if (r < 0)
 				return r;
 			if (p == 0 && end < *next)
 				*next = end;
+			if (start < sc->from || end > sc->until)
+				continue;
 			for (char **a = sc->rule.agencies; *a; a++) {
 				struct msg task = { 0 };
 

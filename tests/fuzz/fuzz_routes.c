@@ -141,6 +141,41 @@ static void due(const struct route_rule *rule, const struct calendar *c,
 	}
 }
 
+/*
+ * The period holding an instant holds it, and is owed by its own name
+ * exactly when it lies within the schedule's window.
+ */
+static void periods(const struct route_schedule *s, uint64_t h)
+{
+	const instant_t at[] = {
+		INT64_C(1795662000000), INT64_C(946684800000),
+		INT64_C(946684800000) + (instant_t)(h % INT64_C(3155673600000)),
+	};
+	char name[MSG_PERIOD_MAX + 1];
+	int64_t start, end, ostart, oend;
+	bool within;
+
+	for (size_t i = 0; i < sizeof at / sizeof at[0]; i++) {
+		int r = route_schedule_period(s, at[i], name, sizeof name,
+					      &start, &end);
+
+		/* from >= 1970 and a length <= 366d: always a name. */
+		FUZZ_CHECK(r == 0, "route: [schedule %s] no period: %d",
+			   s->rule.name, r);
+		FUZZ_CHECK(start <= at[i] && at[i] < end,
+			   "route: [schedule %s] period %s does not hold %"
+			   PRId64, s->rule.name, name, at[i]);
+		within = start >= s->from && end <= s->until;
+		FUZZ_CHECK(route_schedule_owes(s, name, &ostart, &oend) ==
+			   within,
+			   "route: [schedule %s] owes %s: %d", s->rule.name,
+			   name, !within);
+		FUZZ_CHECK(!within || (ostart == start && oend == end),
+			   "route: [schedule %s] %s bounds differ",
+			   s->rule.name, name);
+	}
+}
+
 static void load(const uint8_t *data, size_t size, const char *path,
 		 const struct calendar *c, uint64_t h)
 {
@@ -179,9 +214,13 @@ static void load(const uint8_t *data, size_t size, const char *path,
 		check_rule(&s->rule, c != NULL, true);
 		FUZZ_CHECK(s->rule.agencies && s->rule.agencies[0] && s->title,
 			   "route: [schedule %s] incomplete", s->rule.name);
-		FUZZ_CHECK(s->every >= EVERY_YEAR && s->every <= EVERY_WEEK,
-			   "route: [schedule %s] every %d", s->rule.name,
-			   (int)s->every);
+		FUZZ_CHECK(s->every >= EVERY_YEAR &&
+			   s->every <= EVERY_INTERVAL &&
+			   (s->every == EVERY_INTERVAL) == (s->step_ms > 0) &&
+			   s->from < s->until,
+			   "route: [schedule %s] every %d step %" PRId64,
+			   s->rule.name, (int)s->every, s->step_ms);
+		periods(s, h);
 		FUZZ_CHECK(msg_category_name(s->category),
 			   "route: [schedule %s] category %d", s->rule.name,
 			   (int)s->category);

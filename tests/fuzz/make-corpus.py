@@ -345,6 +345,22 @@ due = 30d
 category = cyber-defense
 title = Yearly report
 working_hours = yes
+
+[schedule daily]
+agency = mps-a05
+every = day
+due = 2h
+category = cybersecurity
+title = Daily
+
+[schedule drill]
+agency = mps-a05, mod-cmd86
+every = 20m
+from = 2026-11-26T08:05:00Z
+until = 2026-11-26T12:05:00Z
+due = 5m
+category = cyber-defense
+title = Drill situation report
 """,
     "errors": "[rule x]\nassign = office\n[rule x]\nassign = mic\n",
 }

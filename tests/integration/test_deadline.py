@@ -42,6 +42,11 @@ more than 1 s after its instant.
                by the time waited and fires plan 2
   restart      after everything fired, a clean restart and a crash
                restart fire nothing; STATUS says so
+  missing      a schedule of 3-second periods within from..until: the
+               obligation nobody reported on becomes a missing-report
+               alert, with its reminder and escalation; reports made
+               early close theirs; periods outside the window are not
+               owed
 """
 import os
 import random
@@ -910,6 +915,71 @@ class RestartTest(DeadlineCase):
         self.assertIn("alerts fired 0 (late 0), next due none",
                       self.status() or "")
         self.assertEqual(self.ids(), want)
+
+
+# ---------------------------------------------------------------- missing
+
+def basic(ms):
+    """A period's name for an interval starting at ms: 20261126T080000Z."""
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(ms // 1000))
+
+
+class MissingTest(DeadlineCase):
+    """A schedule of two 3-second periods from a few seconds after start:
+    the obligations the router opens by the clock, closed by reports made
+    early, and the one report never made becomes a missing-report alert."""
+
+    def setUp(self):
+        self.start_ms = (now_ms() // S + 4) * S
+        self.routes = (
+            "[schedule sitrep]\n"
+            "agency = mic, hanoi\n"
+            "every = 3s\n"
+            "from = %s\n"
+            "until = %s\n"
+            "due = 1s\n"
+            "reminders = 500ms\n"
+            "escalation = office@+0\n"
+            "category = cyber-defense\n"
+            "title = Situation report during the drill\n"
+            % (time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                             time.gmtime(self.start_ms // 1000)),
+               time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                             time.gmtime(self.start_ms // 1000 + 6))))
+        super().setUp()
+
+    def periodic(self, agency, start_ms):
+        return self.send(report(agency=agency, kind="periodic",
+                                category="cyber-defense",
+                                period=basic(start_ms),
+                                title="sitrep %s" % basic(start_ms)))
+
+    def test_the_report_not_made_is_missing(self):
+        p1, p2 = self.start_ms, self.start_ms + 3 * S
+        before, after = self.start_ms - 3 * S, self.start_ms + 6 * S
+        self.assertLess(now_ms(), p1, "the test started too slowly")
+        for agency, start in (("mic", p1), ("mic", p2), ("hanoi", p2),
+                              ("hanoi", before), ("hanoi", after)):
+            self.periodic(agency, start)
+        ob = "P-sitrep-hanoi-%s" % basic(p1)
+        want = ["%s/1/%s" % (ob, s) for s in
+                ("reminder-1", "missing-report", "escalation-1")]
+        self.wait_ids(want, (p1 + 4 * S - now_ms()) / 1000 + 5)
+        sleep_until_ms(p2 + 4 * S + 700)  # past every step of p2
+        self.assertEqual(self.ids(), want, self.logs())
+        b = self.bodies()["%s/1/missing-report" % ob][2]
+        self.assertEqual((b["kind"], b["agency"], b["period"], b["due_at"]),
+                         ("missing-report", "hanoi", basic(p1), p1 + 4 * S))
+        # Only the periods within from..until are owed; reports made
+        # before their obligation closed it at birth.
+        for agency, start in (("mic", p1), ("mic", p2), ("hanoi", p2)):
+            t = self.env.task("P-sitrep-%s-%s" % (agency, basic(start)))
+            self.assertIsNotNone(t, "%s %s" % (agency, basic(start)))
+            self.assertEqual(t["state"], "done", t)
+        self.assertEqual(self.env.task(ob)["state"], "open")
+        for start in (before, after):
+            self.assertIsNone(self.env.task("P-sitrep-hanoi-%s"
+                                            % basic(start)))
 
 
 if __name__ == "__main__":

@@ -403,7 +403,8 @@ class ProtocolTest(unittest.TestCase):
 
     def test_period_formats_accepted(self):
         for p in ("2026", "2026-Q1", "2026-Q4", "2026-H1", "2026-H2",
-                  "2026-01", "2026-12", "2026-W01", "2026-W53", "0000"):
+                  "2026-01", "2026-12", "2026-W01", "2026-W53", "0000",
+                  "2026-07-01", "20261126T080000Z"):
             with self.subTest(period=p):
                 self.accept(report(kind="periodic", period=p))
 
@@ -411,8 +412,10 @@ class ProtocolTest(unittest.TestCase):
         for p in ("", "26", "202", "20261", "2026-", "2026-Q0", "2026-Q5",
                   "2026-H0", "2026-H3", "2026-00", "2026-13", "2026-1",
                   "2026-W00", "2026-W54", "2026-W5", "2026-W100", "2026/07",
-                  "2026-q3", "2026-h1", "2026-w05", "abcd", "2026-07-01",
-                  "2026-Q3 ", " 2026", "x" * (bt.PERIOD_MAX + 1)):
+                  "2026-q3", "2026-h1", "2026-w05", "abcd", "2026-07-32",
+                  "2026-7-01", "2026-11-26T08:00:00Z", "20261126T080000",
+                  "20261126T250000Z", "2026-Q3 ", " 2026",
+                  "x" * (bt.PERIOD_MAX + 1)):
             with self.subTest(period=p):
                 self.refuse(report(kind="periodic", period=p), "period")
 

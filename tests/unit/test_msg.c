@@ -464,8 +464,8 @@ struct rule {
 			"\xa6" "office" "\xa6" "office" "\xa6" "office" \
 			"\xa6" "office"
 
-#define PERIOD_TEXT	"period: must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM or " \
-			"YYYY-Www"
+#define PERIOD_TEXT	"period: must be YYYY, YYYY-Qn, YYYY-Hn, YYYY-MM, " \
+			"YYYY-Www, YYYY-MM-DD or YYYYMMDDThhmmssZ"
 #define AGENCY_SHAPE	"may hold only A-Z, a-z, 0-9, '.', '_' and '-'"
 #define LONG_KEY	"abcdefghijklmnopqrstuvwxyz0123456789ABCDEF"
 
@@ -683,6 +683,18 @@ static const struct rule rules[] = {
 	OK("period YYYY-12 accepted", SUB, periodic, S("period", "2026-12")),
 	OK("period YYYY-W01 accepted", SUB, periodic, S("period", "2026-W01")),
 	OK("period YYYY-W53 accepted", SUB, periodic, S("period", "2026-W53")),
+	OK("period YYYY-MM-DD accepted", SUB, periodic,
+	   S("period", "2026-11-26")),
+	OK("period YYYYMMDDThhmmssZ accepted", SUB, periodic,
+	   S("period", "20261126T235959Z")),
+	NO("period day 32 is invalid", SUB, periodic, "period", PERIOD_TEXT,
+	   S("period", "2026-11-32")),
+	NO("period with colons is invalid", SUB, periodic, "period",
+	   PERIOD_TEXT, S("period", "2026-11-26T08:00")),
+	NO("period hour 24 is invalid", SUB, periodic, "period", PERIOD_TEXT,
+	   S("period", "20261126T240000Z")),
+	NO("period without Z is invalid", SUB, periodic, "period",
+	   PERIOD_TEXT, S("period", "20261126T080000+")),
 	OK("period is optional for incidents", SUB, incident,
 	   S("period", "2026")),
 	NO("period Q0 is invalid", SUB, periodic, "period", PERIOD_TEXT,

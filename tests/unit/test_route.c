@@ -1158,7 +1158,44 @@ static void test_schedule_errors(void **state)
 		       "[schedule q]\n"
 		       "every = fortnight\n",
 		       2, "invalid every 'fortnight': expected year, half, "
-		       "quarter, month or week");
+		       "quarter, month, week, day or a length in whole "
+		       "seconds up to 366d (e.g. 30s, 15m, 2h)");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "every = 1500ms\n",
+		       2, "invalid every '1500ms': expected year, half, "
+		       "quarter, month, week, day or a length in whole "
+		       "seconds up to 366d (e.g. 30s, 15m, 2h)");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "agency = mic\nevery = 7m\ncategory = cybersecurity\n"
+		       "title = T\n",
+		       1, "[schedule q]: every length must divide a day "
+		       "(e.g. 30s, 15m, 2h) unless from is set");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "from = tomorrow\n",
+		       2, "invalid from 'tomorrow': expected an instant in "
+		       "UTC to the second from 1970 on, e.g. "
+		       "2026-11-26T08:00:00Z");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "every = 367d\n",
+		       2, "invalid every '367d': expected year, half, "
+		       "quarter, month, week, day or a length in whole "
+		       "seconds up to 366d (e.g. 30s, 15m, 2h)");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "until = 2026-11-26T08:00:00.500Z\n",
+		       2, "invalid until '2026-11-26T08:00:00.500Z': expected "
+		       "an instant in UTC to the second from 1970 on, e.g. "
+		       "2026-11-26T08:00:00Z");
+	assert_invalid(*state,
+		       "[schedule q]\n"
+		       "agency = mic\nevery = 1h\ncategory = cybersecurity\n"
+		       "title = T\nfrom = 2026-11-26T08:00:00Z\n"
+		       "until = 2026-11-26T08:00:00Z\n",
+		       1, "[schedule q]: until is not after from");
 	assert_invalid(*state,
 		       "[schedule q]\n"
 		       "agency = mic\n"
@@ -1206,6 +1243,10 @@ static void test_periods(void **state)
 		/* 1 January 2027 is a Friday: ISO week 53 of 2026. */
 		{ EVERY_WEEK, "2027-01-01T12:00:00Z", "2026-W53",
 		  "2026-12-28", "2027-01-04" },
+		{ EVERY_DAY, "2026-11-26T23:59:59.999Z", "2026-11-26",
+		  "2026-11-26", "2026-11-27" },
+		{ EVERY_DAY, "2028-02-29T00:00:00Z", "2028-02-29",
+		  "2028-02-29", "2028-03-01" },
 	};
 
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -1230,12 +1271,71 @@ static void test_periods(void **state)
 	static const char *const bad[] = {
 		"2026-Q5", "2026-Q0", "2026-H3", "2026-13", "2026-7",
 		"2026-W54", "2026-W5", "2025-W53", "26", "2026-", "x",
+		"2026-02-30", "2026-11-6", "20260230T000000Z",
+		"20261126T080000", "2026-11-26T08:00:00Z",
 	};
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		int64_t a, b;
 
 		assert_int_equal(route_period_parse(bad[i], &a, &b), EVERY_NONE);
 	}
+}
+
+/*
+ * Periods of a length: counted from midnight UTC, or from from; owed only
+ * within [from, until); named by their start, to the second.
+ */
+static void test_interval_periods(void **state)
+{
+	const struct route_table *t = load_ok(*state,
+		"[schedule hourly]\n"
+		"agency = hanoi\nevery = 1h\ncategory = cybersecurity\n"
+		"title = Hourly\n"
+		"[schedule drill]\n"
+		"agency = hanoi\nevery = 20m\ncategory = cyber-defense\n"
+		"title = Drill situation report\n"
+		"from = 2026-11-26T08:05:00Z\nuntil = 2026-11-26T09:05:00Z\n");
+	const struct route_schedule *hourly = &t->schedules[0];
+	const struct route_schedule *drill = &t->schedules[1];
+	char name[MSG_PERIOD_MAX + 1];
+	instant_t at, want;
+	int64_t start, end;
+
+	assert_int_equal(hourly->every, EVERY_INTERVAL);
+	assert_true(hourly->step_ms == TIME_MS_PER_H);
+	assert_true(hourly->from == INT64_MIN && hourly->until == INT64_MAX);
+
+	assert_int_equal(time_parse_instant("2026-11-26T08:59:59.999Z", &at),
+			 0);
+	assert_int_equal(route_schedule_period(hourly, at, name, sizeof name,
+					       &start, &end), 0);
+	assert_string_equal(name, "20261126T080000Z");
+	assert_int_equal(time_parse_instant("2026-11-26T08:00:00Z", &want), 0);
+	assert_true(start == want && end == want + TIME_MS_PER_H);
+	assert_true(route_schedule_owes(hourly, "20261126T080000Z", &start,
+					&end));
+	assert_true(start == want && end == want + TIME_MS_PER_H);
+	assert_false(route_schedule_owes(hourly, "20261126T083000Z", &start,
+					 &end));
+	assert_false(route_schedule_owes(hourly, "2026-11-26", &start, &end));
+
+	/* Counted from from: 08:05, 08:25, 08:45, then nothing from 09:05.
+	 * Before from, the period holding t is named but not owed. */
+	assert_int_equal(time_parse_instant("2026-11-26T08:00:00Z", &at), 0);
+	assert_int_equal(route_schedule_period(drill, at, name, sizeof name,
+					       &start, &end), 0);
+	assert_string_equal(name, "20261126T074500Z");
+	assert_false(route_schedule_owes(drill, name, &start, &end));
+	assert_true(route_schedule_owes(drill, "20261126T080500Z", &start,
+					&end));
+	assert_true(route_schedule_owes(drill, "20261126T084500Z", &start,
+					&end));
+	assert_int_equal(time_parse_instant("2026-11-26T09:05:00Z", &want), 0);
+	assert_true(end == want);
+	assert_false(route_schedule_owes(drill, "20261126T090500Z", &start,
+					 &end));
+	assert_false(route_schedule_owes(drill, "20261126T081000Z", &start,
+					 &end));
 }
 
 /* Obligation ids: stable, from schedule, agency and period. */
@@ -1259,6 +1359,7 @@ int main(void)
 		T(test_schedule),
 		T(test_schedule_errors),
 		T(test_periods),
+		T(test_interval_periods),
 		T(test_obligation_id),
 		T(test_kind),
 		T(test_category),
