@@ -3,7 +3,8 @@
 # show it working: several agencies report, intake logs every report, the
 # router turns them into tasks for the units responsible, progress and
 # completion reports move the tasks, the deadline daemon reminds, declares
-# overdue and escalates, baton-notify delivers every alert (the office feed,
+# overdue and escalates, and finds one unit's drill situation report
+# missing, baton-notify delivers every alert (the office feed,
 # printed live by `batonctl watch`; email, to a local SMTP sink; webhooks,
 # to a local receiver that checks their signatures), and everything stops
 # cleanly.
@@ -73,6 +74,26 @@ echo "    ..."
 perl -pe 'if (/^(deadline|due|reminders|escalation)\s*=/) {
 	s/\b(\d+)d\b/($1 * 24) . "s"/ge; s/\b(\d+)h\b/$1s/g }' \
 	"$here/config/routes.conf" > "$work/routes.conf"
+# The bundled schedules' periods are quarters and halves: none ends while
+# the demo runs. So the demo adds a drill of its own: for 15 seconds from
+# shortly after start, three units owe a situation report, due 5 s later.
+drill_from=$(( $(date +%s) + 12 ))
+drill_period=$(date -u -d "@$drill_from" +%Y%m%dT%H%M%SZ)
+cat >> "$work/routes.conf" <<EOF
+
+; Added by the demo: the national drill's one situation report.
+[schedule drill-sitrep]
+agency = mps-a05, mod-cmd86, hcm
+every = 15s
+from = $(date -u -d "@$drill_from" +%Y-%m-%dT%H:%M:%SZ)
+until = $(date -u -d "@$(( drill_from + 15 ))" +%Y-%m-%dT%H:%M:%SZ)
+due = 5s
+reminders = 3s
+escalation = office@+0
+category = cyber-defense
+title = Situation report during the national cyberattack drill
+notify = office
+EOF
 say "Checking the configuration and the routing rules"
 "$intake" -c "$conf" --check
 "$router" -c "$conf" --check
@@ -138,6 +159,15 @@ submit cpd --id cpd-ti-0201 --kind incident \
 	--category toxic-information --severity medium --drill \
 	--title "Drill: coordinated fake news on the national drill scenario"
 
+say "The drill's situation reports: the public security and defence units"
+echo "    report for the period $drill_period; Ho Chi Minh City does not"
+submit mps-a05 --id a05-sitrep-1 --kind periodic --category cyber-defense \
+	--period "$drill_period" \
+	--title "Drill situation: phishing wave contained, 3 hosts isolated"
+submit mod-cmd86 --id cmd86-sitrep-1 --kind periodic \
+	--category cyber-defense --period "$drill_period" \
+	--title "Drill situation: perimeter holding, no lateral movement"
+
 say "An agency resends a report it already sent (safe: same answer)"
 submit mic --id mic-2026-0412 --kind incident \
 	--category cybersecurity --severity critical \
@@ -156,7 +186,8 @@ say "batonctl log: the intake log, in order"
 
 sleep 0.5	# the router applies intake's events as they are published
 say "batonctl queue: the router made tasks for the units responsible"
-"$ctl" -c "$conf" queue | grep -v '^P-\|Quarterly report\|Half-year review' || true
+# queue prints each task on two lines: its state, then its title.
+"$ctl" -c "$conf" queue | awk '/^P-/ { skip = 2 } skip-- <= 0' || true
 echo "    (and the obligations of the periodic reports every agency owes:)"
 "$ctl" -c "$conf" queue | grep '^P-' | head -4 | sed 's/^/    /'
 
@@ -180,10 +211,17 @@ say "batonctl timers --task T-1: what baton-deadline will send, and when"
 say "Waiting for T-1's deadline (24s after it was reported), and T-2's"
 echo "    Reminders, the overdue alerts and the escalations show up live above"
 echo "    as baton-deadline fires them. T-4 was completed: nothing fires for it."
+echo "    Ho Chi Minh City's drill situation report falls due too: missing."
 until [ $(( $(date +%s) - start )) -ge 40 ]; do sleep 1; done
 
 say "batonctl alerts: what fired"
 "$ctl" -c "$conf" alerts | sed 's/^/    /'
+
+say "batonctl queue: the open tasks now, the missing situation report too"
+"$ctl" -c "$conf" queue |
+	awk '/^P-(quarterly|drill-review)/ { skip = 2 } skip-- <= 0' |
+	sed 's/^/    /' || true
+echo "    (and the obligations of the bundled schedules, not yet due)"
 
 say "batonctl deliveries --alert T-1/1/overdue: who was told, and how"
 "$ctl" -c "$conf" deliveries --alert T-1/1/overdue | sed 's/^/    /'

@@ -348,11 +348,15 @@ static void answer(struct intake *in, struct submission *s)
 			in->duplicates++;
 		else
 			in->accepted++;
+		char seq[24];
+
+		snprintf(seq, sizeof(seq), "%" PRIu64, s->seq);
 		struct log_field f[] = {
 			{ "REPORT_ID", s->m.id },
 			{ "AGENCY", s->agency },
+			{ "SEQ", seq },
 		};
-		log_fields(LOG_DEBUG, f, 2, "%s %s as %" PRIu64,
+		log_fields(LOG_DEBUG, f, 3, "%s %s as %" PRIu64,
 			   s->duplicate ? "resent" : "accepted", s->m.id,
 			   s->seq);
 	}

@@ -67,9 +67,10 @@ static int refuse(struct router *rt, struct store_txn *t, const char *id,
 		.id = m->id, .cause_seq = seq, .reason = reason,
 	};
 	uint64_t event;
+	char cause[24];
 	struct log_field f[] = {
 		{ "TASK_ID", id }, { "AGENCY", m->agency },
-		{ "REPORT_ID", m->id },
+		{ "REPORT_ID", m->id }, { "SEQ", cause },
 	};
 	void *body;
 	size_t len;
@@ -79,7 +80,8 @@ static int refuse(struct router *rt, struct store_txn *t, const char *id,
 	va_start(ap, fmt);
 	vsnprintf(reason, sizeof(reason), fmt, ap);
 	va_end(ap);
-	log_fields(LOG_NOTICE, f, 3, "refused %s from %s on %s: %s", m->id,
+	snprintf(cause, sizeof(cause), "%" PRIu64, seq);
+	log_fields(LOG_NOTICE, f, 4, "refused %s from %s on %s: %s", m->id,
 		   m->agency, id, reason);
 	r = msg_encode(&rf, &body, &len);
 	if (r < 0)

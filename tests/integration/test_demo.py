@@ -7,7 +7,8 @@ show: every agency's report accepted, the spoofed one forbidden, the
 critical incident's reminders, overdue alert and escalations on the feed
 (batonctl watch), in the mail sink and at the webhook receiver with good
 signatures, the refused progress report told to the office, the hash
-chain verified, and nothing left running. Run in the plain build only
+chain verified, the drill situation report one unit did not send found
+missing, and nothing left running. Run in the plain build only
 (tests/CMakeLists.txt): its time is the scenario's clock, not the code's.
 """
 import os
@@ -42,11 +43,18 @@ class DemoTest(unittest.TestCase):
                 "Escalation 2 to office: task T-1 is overdue",
                 "[webhook] /hooks/mps-a05 overdue T-1/1/overdue "
                 "(signature ok)",
-                "intake log verified: 9 records, hash chain intact",
+                "missing-report to office     P-drill-sitrep-hcm-",
+                "Missing report: hcm has not reported",
+                "intake log verified: 11 records, hash chain intact",
                 "all stopped; demo state removed"]:
             self.assertIn(want, out)
         self.assertNotIn("signature BAD", out)
         self.assertNotIn("T-4/1/overdue", out)     # completed: nothing
+        # The units that sent their situation reports are not missing.
+        self.assertNotIn("P-drill-sitrep-mps-a05-", out.split(
+            "batonctl alerts")[1])
+        self.assertNotIn("P-drill-sitrep-mod-cmd86-", out.split(
+            "batonctl alerts")[1])
         self.assertIn(" 0 dead", out)
         left = subprocess.run(["pgrep", "-f", "baton-demo"],
                               capture_output=True, text=True)
