@@ -7,7 +7,6 @@
  * Each test writes its files into a fresh directory under $TMPDIR.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -17,7 +16,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -26,6 +24,7 @@
 #include "agency.h"
 #include "calendar.h"
 #include "route.h"
+#include "testdir.h"
 
 struct fixture {
 	char dir[PATH_MAX];		/* the temporary directory */
@@ -35,24 +34,12 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
-	char templ[PATH_MAX];
 
-	if (!fx)
-		return -1;
-	snprintf(templ, sizeof templ, "%s/test_agency.XXXXXX",
-		 tmp ? tmp : "/tmp");
-	if (!mkdtemp(templ) || !realpath(templ, fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_agency") < 0)
 		return -1;
 	*state = fx;
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -60,21 +47,16 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	agency_free(fx->s);
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
 
+/* Write text as agencies.conf; the path is fx->path. Returns it. */
 static const char *write_file(struct fixture *fx, const char *text)
 {
-	FILE *f;
-
-	snprintf(fx->path, sizeof fx->path, "%s/agencies.conf", fx->dir);
-	f = fopen(fx->path, "we");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	return fx->path;
+	return testdir_write(fx->path, sizeof fx->path, fx->dir,
+			     "agencies.conf", text);
 }
 
 /* Load text as agencies.conf; the set is fx->s, freed by teardown. */

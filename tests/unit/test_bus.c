@@ -9,7 +9,6 @@
  * whatever bus.c agrees with itself on.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include "bus.h"
 #include "msg.h"
 #include "store.h"
+#include "testdir.h"
 #include "time.h"
 
 #define MAX_RAW		8
@@ -69,12 +69,6 @@ struct fixture {
 
 /* ------------------------------------------------------------ helpers */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void set_endpoints(struct fixture *fx)
 {
 	fx->gen++;
@@ -98,14 +92,9 @@ static struct store *open_store(struct fixture *fx, const char *name,
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
 
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_bus.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_bus") < 0)
 		return -1;
 	set_endpoints(fx);
 	fx->zctx = zmq_ctx_new();
@@ -131,7 +120,7 @@ static int teardown(void **state)
 	zmq_ctx_term(fx->zctx);
 	store_close(fx->sst);
 	store_close(fx->pst);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

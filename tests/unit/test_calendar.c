@@ -9,7 +9,6 @@
  * catch. Each test writes its files into a fresh directory under $TMPDIR.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -26,6 +25,7 @@
 #include <cmocka.h>
 
 #include "calendar.h"
+#include "testdir.h"
 #include "time.h"
 
 #define M TIME_MS_PER_M
@@ -52,24 +52,12 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
-	char templ[PATH_MAX];
 
-	if (!fx)
-		return -1;
-	snprintf(templ, sizeof templ, "%s/test_calendar.XXXXXX",
-		 tmp ? tmp : "/tmp");
-	if (!mkdtemp(templ) || !realpath(templ, fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_calendar") < 0)
 		return -1;
 	*state = fx;
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -77,21 +65,16 @@ static int teardown(void **state)
 	struct fixture *fx = *state;
 
 	calendar_free(fx->c);
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
 
+/* Write text as calendar.conf; the path is fx->path. Returns it. */
 static const char *write_file(struct fixture *fx, const char *text)
 {
-	FILE *f;
-
-	snprintf(fx->path, sizeof fx->path, "%s/calendar.conf", fx->dir);
-	f = fopen(fx->path, "we");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	return fx->path;
+	return testdir_write(fx->path, sizeof fx->path, fx->dir,
+			     "calendar.conf", text);
 }
 
 /* Load text as calendar.conf; the calendar is fx->c, freed by teardown. */
@@ -720,7 +703,6 @@ static void test_bad_zone(void **state)
 	char *saved = tzdir ? strdup(tzdir) : NULL;
 	char msg[PATH_MAX + 64], fake[PATH_MAX + 64], text[128];
 	char name[CALENDAR_ZONE_MAX + 2];
-	FILE *f;
 
 	snprintf(msg, sizeof msg, "unknown time zone 'Mars/Olympus': not in "
 		 "%s", tzdir && *tzdir ? tzdir : "/usr/share/zoneinfo");
@@ -758,11 +740,7 @@ static void test_bad_zone(void **state)
 	/* A file in the zone directory that is not a TZif file. */
 	snprintf(fake, sizeof fake, "%s/Fake", fx->dir);
 	assert_int_equal(mkdir(fake, 0700), 0);
-	snprintf(fake, sizeof fake, "%s/Fake/Zone", fx->dir);
-	f = fopen(fake, "we");
-	assert_non_null(f);
-	assert_true(fputs("UTC0\n", f) >= 0);
-	assert_int_equal(fclose(f), 0);
+	testdir_write(fake, sizeof fake, fx->dir, "Fake/Zone", "UTC0\n");
 	assert_int_equal(setenv("TZDIR", fx->dir, 1), 0);
 	snprintf(msg, sizeof msg, "unknown time zone 'Fake/Zone': not in %s",
 		 fx->dir);

@@ -6,7 +6,6 @@
  * that relative paths, missing files and directories are real ones.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -22,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "testdir.h"
 
 struct fixture {
 	char dir[PATH_MAX];	/* the temporary directory, resolved */
@@ -30,48 +30,29 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
-	char templ[PATH_MAX];
 
-	if (!fx)
-		return -1;
-	snprintf(templ, sizeof templ, "%s/test_config.XXXXXX",
-		 tmp ? tmp : "/tmp");
 	/* Resolved, because config_load() resolves the file's directory. */
-	if (!mkdtemp(templ) || !realpath(templ, fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_config") < 0)
 		return -1;
 	*state = fx;
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
 {
 	struct fixture *fx = *state;
 
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
 
-/* Write text to dir/name and remember it as fx->path. */
+/* Write text to dir/name and remember it as fx->path. Returns that. */
 static const char *write_file(struct fixture *fx, const char *name,
 			      const char *text)
 {
-	FILE *f;
-
-	snprintf(fx->path, sizeof fx->path, "%s/%s", fx->dir, name);
-	f = fopen(fx->path, "we");
-	assert_non_null(f);
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-	return fx->path;
+	return testdir_write(fx->path, sizeof fx->path, fx->dir, name, text);
 }
 
 /* Load text as baton.conf; on success the config must be freed. */

@@ -11,7 +11,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include <zmq.h>
 
 #include "curve.h"
+#include "testdir.h"
 
 #define MAX_SOCKETS	8
 
@@ -67,14 +67,11 @@ static const uint8_t server_secret[CURVE_KEY_BYTES] = {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_curve.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir)) {
+	if (testdir_make(fx->dir, sizeof fx->dir, "test_curve") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -82,12 +79,6 @@ static int setup(void **state)
 	fx->umask = umask(022);
 	*state = fx;
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -99,7 +90,7 @@ static int teardown(void **state)
 	if (fx->zctx)
 		zmq_ctx_term(fx->zctx);
 	umask(fx->umask);
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

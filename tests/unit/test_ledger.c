@@ -8,7 +8,6 @@
  * of it, is what the test holds the code to.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -25,6 +24,7 @@
 #include "bus.h"
 #include "ledger.h"
 #include "store.h"
+#include "testdir.h"
 
 struct fixture {
 	char dir[PATH_MAX / 2];
@@ -56,12 +56,6 @@ static const struct entry three[] = {
 
 /* ------------------------------------------------------------ helpers */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static void set_endpoints(struct fixture *fx)
 {
 	fx->endpoint_gen++;
@@ -73,15 +67,10 @@ static void set_endpoints(struct fixture *fx)
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct store_options opt = { .create = true };
 	struct fixture *fx = calloc(1, sizeof *fx);
 
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_ledger.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_ledger") < 0)
 		return -1;
 	snprintf(fx->env, sizeof fx->env, "%s/intake", fx->dir);
 	set_endpoints(fx);
@@ -106,7 +95,7 @@ static int teardown(void **state)
 	bus_pub_free(fx->pub);
 	store_close(fx->st);
 	zmq_ctx_term(fx->zctx);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

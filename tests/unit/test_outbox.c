@@ -19,13 +19,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "outbox.h"
+#include "testdir.h"
 
 /* The row layout of outbox.h, restated: what a hand-written row must be. */
 #define ROW_FIXED	32	/* version, state, 0, attempts, 3 instants */
@@ -40,23 +40,14 @@ struct fixture {
 
 /* ------------------------------------------------------------ fixture */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct store_options opt = { .create = true };
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_outbox.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir)) {
+	if (testdir_make(fx->dir, sizeof(fx->dir), "test_outbox") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -74,7 +65,7 @@ static int teardown(void **state)
 
 	store_abort(fx->t);
 	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

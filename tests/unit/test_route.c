@@ -7,7 +7,6 @@
  * Each test writes its files into a fresh directory under $TMPDIR.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -17,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "route.h"
+#include "testdir.h"
 #include "time.h"
 
 #define H TIME_MS_PER_H
@@ -37,24 +36,12 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
-	char templ[PATH_MAX];
 
-	if (!fx)
-		return -1;
-	snprintf(templ, sizeof templ, "%s/test_route.XXXXXX",
-		 tmp ? tmp : "/tmp");
-	if (!mkdtemp(templ) || !realpath(templ, fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_route") < 0)
 		return -1;
 	*state = fx;
 	return 0;
-}
-
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
 }
 
 static int teardown(void **state)
@@ -63,21 +50,16 @@ static int teardown(void **state)
 
 	route_free(fx->t);
 	calendar_free(fx->cal);
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
 
+/* Write text as routes.conf; the path is fx->path. Returns it. */
 static const char *write_file(struct fixture *fx, const char *text)
 {
-	FILE *f;
-
-	snprintf(fx->path, sizeof fx->path, "%s/routes.conf", fx->dir);
-	f = fopen(fx->path, "we");
-	assert_non_null(f);
-	assert_true(fputs(text, f) >= 0);
-	assert_int_equal(fclose(f), 0);
-	return fx->path;
+	return testdir_write(fx->path, sizeof fx->path, fx->dir,
+			     "routes.conf", text);
 }
 
 /* Load text as routes.conf; the table is fx->t, freed by teardown. */
@@ -797,15 +779,12 @@ static void test_business_calendar(void **state)
 	const struct route_table *t;
 	char path[PATH_MAX + 32];
 	instant_t from, due, want;
-	FILE *f;
 
-	snprintf(path, sizeof path, "%s/calendar.conf", fx->dir);
-	f = fopen(path, "we");
-	assert_non_null(f);
-	fputs("[calendar]\ntimezone = Asia/Ho_Chi_Minh\n"
-	      "workdays = mon, tue, wed, thu, fri\nhours = 08:00-17:00\n"
-	      "[holidays]\n2026-12-31 = test holiday\n", f);
-	assert_int_equal(fclose(f), 0);
+	testdir_write(path, sizeof path, fx->dir, "calendar.conf",
+		      "[calendar]\ntimezone = Asia/Ho_Chi_Minh\n"
+		      "workdays = mon, tue, wed, thu, fri\n"
+		      "hours = 08:00-17:00\n"
+		      "[holidays]\n2026-12-31 = test holiday\n");
 	assert_int_equal(calendar_load(path, &fx->cal, &err), 0);
 
 	t = load_ok(fx, "[defaults]\nworking_hours = yes\n"

@@ -30,6 +30,7 @@
 
 #include "config.h"
 #include "service.h"
+#include "testdir.h"
 #include "time.h"
 
 struct fixture {
@@ -50,14 +51,9 @@ struct fixture {
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
 
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_service.XXXXXX",
-		 tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_service") < 0)
 		return -1;
 	fx->addr.sun_family = AF_UNIX;
 	if (snprintf(fx->addr.sun_path, sizeof fx->addr.sun_path, "%s/notify",
@@ -83,8 +79,7 @@ static int teardown(void **state)
 	unsetenv("WATCHDOG_USEC");
 	unsetenv("WATCHDOG_PID");
 	close(fx->nfd);
-	unlink(fx->addr.sun_path);
-	rmdir(fx->dir);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

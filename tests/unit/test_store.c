@@ -8,7 +8,6 @@
  * that the writer grew.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -24,6 +23,7 @@
 #include <cmocka.h>
 
 #include "store.h"
+#include "testdir.h"
 
 #define SMALL_MAP	(32 * 4096)
 
@@ -36,22 +36,13 @@ struct fixture {
 
 /* ------------------------------------------------------------ helpers */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_store.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir)) {
+	if (testdir_make(fx->dir, sizeof fx->dir, "test_store") < 0) {
 		free(fx);
 		return -1;
 	}
@@ -66,7 +57,7 @@ static int teardown(void **state)
 
 	store_abort(fx->txn);
 	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

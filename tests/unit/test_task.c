@@ -10,13 +10,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "task.h"
+#include "testdir.h"
 
 struct fixture {
 	char dir[PATH_MAX];
@@ -26,23 +26,15 @@ struct fixture {
 	struct store_txn *t;
 };
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct store_options opt = { .create = true };
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_task.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir) || store_open(fx->dir, &opt, &fx->st) < 0 ||
+	if (testdir_make(fx->dir, sizeof(fx->dir), "test_task") < 0 ||
+	    store_open(fx->dir, &opt, &fx->st) < 0 ||
 	    store_table(fx->st, BUS_EVENTS_TABLE, &fx->events) < 0 ||
 	    task_store_open(fx->st, &fx->ts) < 0 ||
 	    store_begin(fx->st, true, &fx->t) < 0)
@@ -57,7 +49,7 @@ static int teardown(void **state)
 
 	store_abort(fx->t);
 	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

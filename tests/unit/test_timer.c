@@ -16,13 +16,13 @@
 #include <cmocka.h>
 
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "bus.h"
+#include "testdir.h"
 #include "timer.h"
 
 /* The row layout of timer.c, restated: what a hand-written row must be. */
@@ -39,23 +39,15 @@ struct fixture {
 
 /* ------------------------------------------------------------ fixture */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct store_options opt = { .create = true };
 	struct fixture *fx = calloc(1, sizeof(*fx));
 
 	if (!fx)
 		return -1;
-	snprintf(fx->dir, sizeof(fx->dir), "%s/test_timer.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir) || store_open(fx->dir, &opt, &fx->st) < 0 ||
+	if (testdir_make(fx->dir, sizeof(fx->dir), "test_timer") < 0 ||
+	    store_open(fx->dir, &opt, &fx->st) < 0 ||
 	    timer_store_open(fx->st, &fx->ts) < 0 ||
 	    store_begin(fx->st, true, &fx->t) < 0)
 		return -1;
@@ -69,7 +61,7 @@ static int teardown(void **state)
 
 	store_abort(fx->t);
 	store_close(fx->st);
-	nftw(fx->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }

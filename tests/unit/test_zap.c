@@ -13,7 +13,6 @@
  * so ZAP is never asked), which also makes the peer's address known.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -23,7 +22,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -32,6 +30,7 @@
 
 #include "agency.h"
 #include "curve.h"
+#include "testdir.h"
 #include "zap.h"
 
 #define ZAP_ENDPOINT	"inproc://zeromq.zap.01"
@@ -91,12 +90,6 @@ static const struct agency *decide(void *arg, const struct zap_request *req,
 
 /* ------------------------------------------------------------ fixture */
 
-static int remove_one(const char *path, const struct stat *st, int flag,
-		      struct FTW *ftw)
-{
-	return remove(path);
-}
-
 static void z85(const struct curve_keys *k, char out[CURVE_Z85_LEN + 1])
 {
 	curve_z85(k->public_key, out);
@@ -104,17 +97,12 @@ static void z85(const struct curve_keys *k, char out[CURVE_Z85_LEN + 1])
 
 static int setup(void **state)
 {
-	const char *tmp = getenv("TMPDIR");
 	struct fixture *fx = calloc(1, sizeof *fx);
 	char a[41], a2[41], o[41], f[41];
 	struct config_error err;
 	FILE *file;
 
-	if (!fx)
-		return -1;
-	snprintf(fx->dir, sizeof fx->dir, "%s/test_zap.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (!mkdtemp(fx->dir))
+	if (!fx || testdir_make(fx->dir, sizeof fx->dir, "test_zap") < 0)
 		return -1;
 	if (curve_generate(&fx->server) < 0 || curve_generate(&fx->a05) < 0 ||
 	    curve_generate(&fx->a05_next) < 0 ||
@@ -152,7 +140,7 @@ static int teardown(void **state)
 	zap_free(fx->zap);
 	zmq_ctx_term(fx->zctx);
 	agency_free(fx->set);
-	nftw(fx->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS);
+	testdir_remove(fx->dir);
 	free(fx);
 	return 0;
 }
