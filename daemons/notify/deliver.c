@@ -5,8 +5,12 @@
  * came back since the last round (sent; or retrying at a later instant; or
  * dead), then walks the due index from its first key and, for each row due
  * now:
- *  - feed and journal deliveries are done on the spot: the alert is
- *    published on the feed (or logged with its fields) and the row is sent;
+ *  - feed and journal deliveries are marked sent, and the alert is
+ *    published on the feed (or logged with its fields) once the round has
+ *    committed: a round redone after the map grew, or cut short by a
+ *    crash, must not announce an alert twice. The feed is at most once
+ *    anyway (PUB sends later, from ZeroMQ's queue, and has no replay);
+ *    doing it first made it at most once AND sometimes twice;
  *  - email and webhook deliveries get a lease (their next attempt moved past
  *    the attempt's timeout) and their request is built; the requests are
  *    handed to libcurl only after the round commits.
@@ -49,12 +53,26 @@ struct due {
 	struct outbox_row row;
 };
 
+/*
+ * A feed or journal delivery of the round, done after it commits: the
+ * recipient, and a copy of the alert's topic (NUL-terminated) and body,
+ * which point into the map only while the transaction lives.
+ */
+struct local {
+	enum outbox_channel channel;
+	char recipient[MSG_AGENCY_MAX + 1];
+	size_t topic_len, body_len;
+	char data[];
+};
+
 struct round {
 	struct notify *n;
 	struct store_txn *t;
 	instant_t now;
 	struct notify_request *start[NOTIFY_ROUND_MAX];
 	size_t nstart;
+	struct local *local[NOTIFY_ROUND_MAX];
+	size_t nlocal;
 	struct notify_counts counts;
 	bool logged;			/* one line per delivery */
 	bool full;			/* stopped at max_inflight */
@@ -302,6 +320,60 @@ static int dead_now(struct round *rd, struct due *d, const char *why)
 	return outbox_put(&rd->n->ob, rd->t, d->key, d->klen, &d->row);
 }
 
+/* Keep a feed or journal delivery of d for after the commit. */
+static int keep_local(struct round *rd, const struct due *d,
+		      const char *topic, const void *body, size_t len)
+{
+	size_t tlen = strlen(topic);
+	struct local *l;
+
+	if (rd->nlocal == NOTIFY_ROUND_MAX)
+		return -EOVERFLOW;	/* collect() takes no more than this */
+	l = malloc(sizeof(*l) + tlen + 1 + len);
+	if (!l)
+		return -ENOMEM;
+	l->channel = d->k.channel;
+	snprintf(l->recipient, sizeof(l->recipient), "%s", d->k.recipient);
+	l->topic_len = tlen;
+	l->body_len = len;
+	memcpy(l->data, topic, tlen + 1);
+	memcpy(l->data + tlen + 1, body, len);
+	rd->local[rd->nlocal++] = l;
+	return 0;
+}
+
+/* The round committed: publish and log what it marked sent. */
+static void do_local(struct round *rd)
+{
+	for (size_t i = 0; i < rd->nlocal; i++) {
+		struct local *l = rd->local[i];
+		const void *body = l->data + l->topic_len + 1;
+		struct msg a = { 0 };
+		struct msg_error err;
+		int r;
+
+		r = msg_decode_event(l->data, l->topic_len, body, l->body_len,
+				     &a, &err);
+		if (r == 0 && l->channel == OUTBOX_FEED)
+			r = publish(rd->n, &a, l->recipient, body, l->body_len);
+		else if (r == 0)
+			journal(&a);
+		if (r < 0)
+			log_warnx("%s: %s of %s to %s: %s", __func__,
+				  outbox_channel_name(l->channel),
+				  a.alert_id ? a.alert_id : "?", l->recipient,
+				  strerror(-r));
+		msg_free(&a);
+	}
+}
+
+static void free_local(struct round *rd)
+{
+	for (size_t i = 0; i < rd->nlocal; i++)
+		free(rd->local[i]);
+	rd->nlocal = 0;
+}
+
 /*
  * Attempt due row d. Returns 0, 1 when no more attempts can start in this
  * round, or -errno.
@@ -334,15 +406,10 @@ static int attempt(struct round *rd, struct due *d)
 
 	switch (d->k.channel) {
 	case OUTBOX_FEED:
-		r = publish(n, &a, d->k.recipient, body, len);
-		if (r < 0) {
-			log_warnx("%s: feed: %s", __func__, strerror(-r));
-			goto out;
-		}
-		d->row.state = OUTBOX_SENT;
-		break;
 	case OUTBOX_JOURNAL:
-		journal(&a);
+		r = keep_local(rd, d, topic, body, len);
+		if (r < 0)
+			goto out;
 		d->row.state = OUTBOX_SENT;
 		break;
 	case OUTBOX_EMAIL:
@@ -514,6 +581,7 @@ int notify_deliver(struct notify *n, instant_t now)
 		if (r == 0 || r != -ENOSPC || tries == 16)
 			break;
 		unstart(&rd);
+		free_local(&rd);
 		r = store_grow(n->store, 0);
 		if (r < 0)
 			break;
@@ -521,8 +589,11 @@ int notify_deliver(struct notify *n, instant_t now)
 	free(due);
 	if (r < 0) {
 		unstart(&rd);
+		free_local(&rd);
 		return r;
 	}
+	do_local(&rd);
+	free_local(&rd);
 	while (n->results) {
 		struct notify_result *next = n->results->next;
 
