@@ -31,6 +31,13 @@
 /* The feed's queue per subscriber: a slow one loses alerts past it (PUB),
  * so it is larger than the bus's default; batonctl deliveries has them. */
 #define FEED_HWM	100000
+/*
+ * The first round waits this long after the feed is bound. A restarted
+ * daemon has what came due while it was down to publish at once, and PUB
+ * drops what it sends to no one: the subscribers of the process before it
+ * reconnect first (ZeroMQ retries every 100-200 ms).
+ */
+#define FEED_JOIN_MS	500
 
 static const char about[] =
 "Deliver every alert to the office and the responsible unit: the office\n"
@@ -117,6 +124,10 @@ static int64_t on_tick(void *arg, int64_t now)
 	}
 	if (notify_curl_timeout(n->curl) == 0)
 		notify_curl_run(n->curl, true);
+	if (now - n->feed_bound < FEED_JOIN_MS) {
+		t = n->feed_bound + FEED_JOIN_MS - now;
+		return t < next ? t : next;
+	}
 	if (deliver(n) == 0)
 		next = 0;
 	t = notify_curl_timeout(n->curl);
@@ -246,6 +257,7 @@ static int open_feed(struct notify *n)
 	r = bus_bind(n->feed, n->conf->notify.feed);
 	if (r < 0)
 		log_warnx("bind %s: %s", n->conf->notify.feed, strerror(-r));
+	n->feed_bound = time_mono();
 	return r;
 }
 

@@ -103,6 +103,7 @@ struct notify {
 
 	instant_t next_due;		/* first due row, INT64_MAX: none;
 					   may be early, never late */
+	int64_t feed_bound;		/* monotonic ms the feed was bound */
 	bool full;			/* max_inflight attempts out: the
 					   remote lane waits for a result */
 	int64_t status_at;
