@@ -27,6 +27,7 @@ deps:
 	@if ! command -v cmake >/dev/null 2>&1 || ! command -v cc >/dev/null 2>&1 \
 	   || ! pkg-config --exists $(PKGS) 2>/dev/null \
 	   || ! command -v systemd-analyze >/dev/null 2>&1 \
+	   || ! command -v redis-server >/dev/null 2>&1 \
 	   || ! $(PY) -c 'import zmq, msgpack, lmdb, aiosmtpd' 2>/dev/null; then \
 		./tools/install-deps.sh; \
 	fi

@@ -1,5 +1,6 @@
 #!/bin/sh
-# install-deps.sh - install the Debian packages Baton builds, tests and demos with.
+# install-deps.sh - install the Debian packages Baton builds, tests, demos and
+# benchmarks with (redis-server: bench/compare.sh runs its own against intake).
 #
 # Run as root (or with sudo available) on Debian 12. The Makefile calls this
 # when pkg-config cannot find a dependency, so `make demo` and `make check`
@@ -13,6 +14,7 @@ libinih-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
 lmdb-utils systemd
 python3 python3-zmq python3-msgpack python3-lmdb python3-aiosmtpd
 clang libclang-rt-14-dev llvm
+redis-server
 "
 
 missing=""
