@@ -9,8 +9,9 @@
 # run against a FRESH intake with a new state directory and a free port, so
 # that every run starts from an empty log. Ends with a markdown table and
 # the aims of the issue, then runs bench/router.sh (baton-router),
-# bench-deadline (baton-deadline) and last bench-notify (baton-notify, with
-# all four daemons and bench-sinks).
+# bench-deadline (baton-deadline), bench-notify (baton-notify, with all
+# four daemons and bench-sinks) and last bench/compare.sh (baton-intake and
+# a redis-server with appendfsync always under the same load, in turns).
 #
 # Everything happens in a temporary directory under BUILD_DIR, so the disk
 # measured is the one the build is on (the ipc:// sockets, which need short
@@ -19,7 +20,8 @@
 # intake run, BENCH_DISK_SECONDS (3) per disk figure, BENCH_IO_THREADS (1)
 # for the client's ZeroMQ context; for bench-notify, BENCH_NOTIFY_BACKLOG
 # (20000) alerts per delivery run and BENCH_NOTIFY_RATE (5000) reports/s
-# for BENCH_NOTIFY_SECONDS (10) after BENCH_WARMUP in the latency run.
+# for BENCH_NOTIFY_SECONDS (10) after BENCH_WARMUP in the latency run;
+# BENCH_COMPARE_ROUNDS (1) for bench/compare.sh.
 set -euo pipefail
 
 # shellcheck source=../tools/common.sh
@@ -197,7 +199,7 @@ echo
 echo "| aim | measured | target | ratio | |"
 echo "| --- | ---: | ---: | ---: | --- |"
 echo "| 32x16 ACKs/s >= half of raw LMDB at 1000 puts/txn | $a3216 | $half | $(ratio "$a3216" "$half") | $(verdict ge "$a3216" "$half") |"
-echo "| 32x1 ACKs/s >= 2x Redis Streams appendfsync always (34,000, quoted) | $a321 | 68000 | $(ratio "$a321" 68000) | $(verdict ge "$a321" 68000) |"
+echo "| 32x1 ACKs/s >= 2x Redis Streams appendfsync always (34,000, quoted; measured by bench/compare.sh below) | $a321 | 68000 | $(ratio "$a321" 68000) | $(verdict ge "$a321" 68000) |"
 echo "| 8x1 ACK p99 < 5 ms | $p81 µs | 5000 µs | $(ratio "$p81" 5000) | $(verdict lt "$p81" 5000) |"
 
 # The router: rule evaluation and intake -> router (bench/router.sh).
@@ -216,4 +218,8 @@ run_client "$build/bench/bench-notify" --build "$build" \
 	--backlog "${BENCH_NOTIFY_BACKLOG:-20000}" \
 	--rate "${BENCH_NOTIFY_RATE:-5000}" \
 	--seconds "${BENCH_NOTIFY_SECONDS:-10}" --warmup "$warmup" || failed=1
+
+# baton-intake against Redis Streams (appendfsync always), in turns.
+echo
+run_client "$(dirname "${BASH_SOURCE[0]}")/compare.sh" "$build" || failed=1
 exit "$failed"
