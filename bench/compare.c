@@ -31,7 +31,10 @@
  * CLOCK_MONOTONIC) in bench/load.c's histogram, stop sending at the end of
  * the window and wait up to two seconds for what is outstanding. A refusal
  * (NACK, Redis error reply), an answer matching no request, a duplicate
- * or anything left unanswered fails the run. Output, for grep:
+ * or anything left unanswered fails the run. On a machine this small the
+ * client's CPU is part of the result, so each run also reports the
+ * client's and (given --intake-pid / --redis-pid) the server's CPU, in
+ * cores over the whole run. Output, for grep:
  *
  *   compare-run system=baton clients=32 inflight=1 round=1 acks_per_s=...
  *   compare clients=32 inflight=1 baton_acks_per_s=... redis_acks_per_s=...
@@ -554,7 +557,7 @@ static int do_run(const struct options *o, void *zctx, int ctl,
 {
 	double c0, s0, s1;
 	int64_t t0;
-	char la[64];
+	char la[64], scpu[16];
 	int r;
 
 	r = load_stats_init(&run->st);
@@ -570,18 +573,22 @@ static int do_run(const struct options *o, void *zctx, int ctl,
 	run->client_cpu = (cpu_self() - c0) / run->wall;
 	run->server_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / run->wall : -1;
 	loadavg(la, sizeof(la));
+	if (run->server_cpu >= 0)
+		snprintf(scpu, sizeof(scpu), "%.2f", run->server_cpu);
+	else
+		snprintf(scpu, sizeof(scpu), "n/a");
 	printf("compare-run system=%s clients=%u inflight=%u round=%u "
 	       "acks_per_s=%.0f p50_us=%.0f p99_us=%.0f max_us=%.0f "
 	       "errors=%" PRIu64 " acks=%" PRIu64 " sent=%" PRIu64
 	       " duplicates=%" PRIu64 " unanswered=%" PRIu64
-	       " client_cpu=%.2f server_cpu=%.2f loadavg=%s\n",
+	       " client_cpu=%.2f server_cpu=%s loadavg=%s\n",
 	       system_name[run->sys], run->clients, run->inflight, run->round,
 	       (double)run->st.acks / o->seconds,
 	       (double)load_hist_quantile(run->st.hist, run->st.acks, 0.5) / 1e3,
 	       (double)load_hist_quantile(run->st.hist, run->st.acks, 0.99) / 1e3,
 	       (double)run->st.max_ns / 1e3, run->st.nacks + run->st.bad,
 	       run->st.acks_total, run->st.sent, run->st.duplicates,
-	       run->st.unanswered, run->client_cpu, run->server_cpu, la);
+	       run->st.unanswered, run->client_cpu, scpu, la);
 	fflush(stdout);
 	return r;
 }

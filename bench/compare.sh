@@ -5,7 +5,7 @@
 #        (`make bench` runs it from bench/run.sh on ./build)
 #
 # Starts one baton-intake (fresh state directory, free port on 127.0.0.1,
-# auth = none, [intake] rate = 0) and one redis-server (fresh directory,
+# auth = none, [intake] rate = 0, map_size = 4G) and one redis-server (fresh directory,
 # free port, bound to 127.0.0.1, appendonly yes with appendfsync always,
 # no RDB snapshots, no automatic AOF rewrite: a rewrite is a background
 # fork whose timing would fall on one run or another at random, and intake
@@ -101,7 +101,7 @@ cat >"$work/intake/baton.conf" <<CONF
 [baton]
 state_dir = $work/intake/state
 auth = none
-map_size = 1G
+map_size = 4G           ; a full matrix stores about 0.8 GB: no growth mid-run
 
 [intake]
 submit = $endpoint
