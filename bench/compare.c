@@ -52,6 +52,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -445,7 +446,16 @@ static void loadavg(char *out, size_t cap)
 		snprintf(out, cap, "unknown");
 }
 
-/* Start clients threads of size sz at base, meet them, set the start. */
+/*
+ * Start the threads of clients structures of size sz at base (each begins
+ * with its pthread_t: struct load_client and struct redis_client do), meet
+ * them at the barrier, set the start, and let them go.
+ */
+_Static_assert(offsetof(struct load_client, thread) == 0,
+	       "start_threads() finds the pthread_t first");
+_Static_assert(offsetof(struct redis_client, thread) == 0,
+	       "start_threads() finds the pthread_t first");
+
 static void start_threads(void *base, size_t sz, unsigned clients,
 			  void *(*fn)(void *), pthread_barrier_t *barrier,
 			  int64_t *start)
