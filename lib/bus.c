@@ -500,6 +500,9 @@ struct bus_sub {
 	struct bus_sub_handler h;
 	uint64_t applied;	/* committed */
 	uint64_t known;		/* newest the publisher announced */
+	uint64_t hb_last;	/* what the last heartbeat said */
+	int hb_behind;		/* heartbeats in a row below applied */
+	bool stale_told;	/* bus_sub_stale() said so already */
 	bool heard;		/* a replay-end or heartbeat came */
 	bool replaying;
 	int64_t replay_activity;	/* monotonic ms: asked, or last frame */
@@ -878,6 +881,13 @@ static int drain_live(struct bus_sub *s, int *budget)
 			if (seq > s->known)
 				s->known = seq;
 			s->heard = true;
+			/* One heartbeat may be older than a replay answered
+			 * after it; two in a row are the publisher's word. */
+			s->hb_last = seq;
+			if (seq < s->applied + s->nbatch)
+				s->hb_behind++;
+			else
+				s->hb_behind = 0;
 		} else if (n == 3) {
 			struct held *e = held_from(parts);
 
@@ -910,6 +920,24 @@ int bus_sub_on_readable(struct bus_sub *s)
 	if (!s->replaying && s->known > sub_expect(s) - 1)
 		ask_replay(s);
 	return 0;
+}
+
+bool bus_sub_stale(struct bus_sub *s, char *buf, size_t size)
+{
+	if (s->hb_behind < 2) {
+		s->stale_told = false;
+		return false;
+	}
+	if (s->stale_told)
+		return false;
+	s->stale_told = true;
+	snprintf(buf, size,
+		 "publisher %s says its newest event is %" PRIu64 ", but %"
+		 PRIu64 " were applied here: its store was replaced by an "
+		 "older one (or removed); its events up to %" PRIu64
+		 " are taken for ones already applied and ignored",
+		 s->name, s->hb_last, s->applied, s->applied);
+	return true;
 }
 
 int64_t bus_sub_tick(struct bus_sub *s, int64_t now)

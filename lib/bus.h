@@ -188,4 +188,15 @@ uint64_t bus_sub_known(const struct bus_sub *s);
  */
 bool bus_sub_synced(const struct bus_sub *s);
 
+/*
+ * Whether the publisher has gone back in time: two heartbeats in a row
+ * announced a newest sequence below what this subscriber applied, so its
+ * store was replaced by an older one or removed, and its new events will
+ * be dropped as already applied until their numbers pass ours. That loses
+ * events, and only an operator can say which store is right, so the daemon
+ * must say it loudly. Returns true once per such episode, with a sentence
+ * saying so in buf (size bytes); false otherwise.
+ */
+bool bus_sub_stale(struct bus_sub *s, char *buf, size_t size);
+
 #endif

@@ -130,6 +130,10 @@ static int64_t on_tick(void *arg, int64_t now)
 			next = until;
 	}
 	if (now - dl->status_at >= STATUS_EVERY_MS) {
+		char why[256];
+
+		if (bus_sub_stale(dl->sub, why, sizeof(why)))
+			log_warnx("%s", why);
 		status(dl);
 		dl->status_at = now;
 	}

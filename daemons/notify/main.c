@@ -83,6 +83,12 @@ static void on_reload(void *arg)
 
 static void status(struct notify *n)
 {
+	struct bus_sub *subs[] = { n->intake, n->router, n->deadline };
+	char why[256];
+
+	for (size_t i = 0; i < sizeof(subs) / sizeof(subs[0]); i++)
+		if (subs[i] && bus_sub_stale(subs[i], why, sizeof(why)))
+			log_warnx("%s", why);
 	service_status(n->svc,
 		       "alerts %" PRIu64 ", delivered %" PRIu64 ", retried %"
 		       PRIu64 ", dead %" PRIu64 ", in flight %zu; router seq %"

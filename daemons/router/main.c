@@ -107,6 +107,10 @@ static int64_t on_tick(void *arg, int64_t now)
 		rt->obligations_at = at;
 	}
 	if (now - rt->status_at >= STATUS_EVERY_MS) {
+		char why[256];
+
+		if (bus_sub_stale(rt->sub, why, sizeof(why)))
+			log_warnx("%s", why);
 		service_status(rt->svc,
 			       "applied intake seq %" PRIu64 " of %" PRIu64
 			       ", tasks created %" PRIu64 ", closed %" PRIu64

@@ -888,6 +888,26 @@ class CrashTest(RouterCase):
             self.assertEqual(len(self.task(tid)["history"]), 1, tid)
 
 
+class StaleIntakeTest(RouterCase):
+
+    def test_intake_store_replaced_is_said(self):
+        # intake comes back with an empty store (a lost disk, a wrong
+        # restore): its heartbeats say 0 where the router applied 3, and
+        # what it publishes next would be taken for events applied. Only
+        # an operator can sort that out, so the router must say it.
+        for i in range(3):
+            self.send(report(agency="mic", title="before %d" % i))
+        self.env.wait_task("T-3")
+        self.env.intake.stop()
+        shutil.rmtree(os.path.join(self.env.state_dir, "intake"))
+        self.env.intake.start()
+        want = ("publisher intake says its newest event is 0, but 3 were "
+                "applied here: its store was replaced by an older one")
+        bt.wait_until(lambda: want in self.env.router.output(), 10,
+                      what="the router's warning")
+        self.assertEqual(self.env.router.output().count(want), 1)
+
+
 # ---------------------------------------------------------------- queue
 
 class QueueTest(RouterCase):

@@ -974,6 +974,61 @@ static void test_gap_and_heartbeat_trigger_replay(void **state)
 	assert_true(stored_cursor(fx) == 20);
 }
 
+/* Send a heartbeat saying seq on the test's own PUB socket fake. */
+static void fake_hb(void *fake, uint64_t seq)
+{
+	uint8_t be[8];
+
+	store_u64_key(seq, be);
+	zmq_send(fake, "hb", 2, ZMQ_SNDMORE);
+	zmq_send(fake, be, 8, ZMQ_SNDMORE);
+	zmq_send(fake, "\x80", 1, 0);
+}
+
+/*
+ * A publisher whose heartbeats say less than the subscriber applied has
+ * gone back in time (an older store): said once per episode, only after two
+ * heartbeats in a row, and again after it has caught up and gone back anew.
+ */
+static void test_publisher_gone_back(void **state)
+{
+	struct fixture *fx = *state;
+	struct recorder *r;
+	char fake_ep[PATH_MAX], why[256];
+	void *fake;
+
+	new_pub(fx);
+	publish(fx, 1, 10, 0, 10);
+	snprintf(fake_ep, sizeof fake_ep, "ipc://%s/fake-pub", fx->dir);
+	fake = raw_socket(fx, ZMQ_PUB, fake_ep, true);
+	fx->sst = open_store(fx, "sub", 0);
+	r = new_recorder(fx);
+	new_sub(fx, r, fake_ep);
+	run_until_applied(fx, 10, 8000);
+	run_for(fx, 200);	/* the SUB connection is up */
+
+	fake_hb(fake, 3);
+	run_for(fx, 100);
+	assert_false(bus_sub_stale(fx->sub, why, sizeof why));
+	fake_hb(fake, 4);
+	run_for(fx, 100);
+	assert_true(bus_sub_stale(fx->sub, why, sizeof why));
+	assert_non_null(strstr(why, "says its newest event is 4, but 10 were "
+				    "applied here"));
+	fake_hb(fake, 5);
+	run_for(fx, 100);
+	assert_false(bus_sub_stale(fx->sub, why, sizeof why));
+
+	fake_hb(fake, 10);
+	run_for(fx, 100);
+	assert_false(bus_sub_stale(fx->sub, why, sizeof why));
+	fake_hb(fake, 1);
+	fake_hb(fake, 2);
+	run_for(fx, 100);
+	assert_true(bus_sub_stale(fx->sub, why, sizeof why));
+	assert_true(bus_sub_applied(fx->sub) == 10);
+}
+
 /*
  * An apply that fails aborts its whole batch: the error is returned,
  * done(false) is called, nothing of the batch is stored, the position does
@@ -1075,6 +1130,7 @@ int main(void)
 		T(test_subscriber_end_to_end),
 		T(test_subscriber_catches_up_at_once),
 		T(test_gap_and_heartbeat_trigger_replay),
+		T(test_publisher_gone_back),
 		T(test_apply_error_aborts_batch),
 		T(test_apply_enospc_grows),
 #undef T
