@@ -27,6 +27,7 @@
 
 #include "log.h"
 #include "notify.h"
+#include "timer.h"
 
 /* An alert's recipients: the responsible agency first, no one twice. */
 struct recipients {
@@ -263,7 +264,11 @@ int notify_apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 		r = m.op == OP_RETRY ? retry(n, t, &m, ev->seq) : 0;
 		break;
 	case MSG_TASK_CREATED:
-		r = assigned(n, t, &m);
+		/* The router opens obligations by the clock, for the period
+		 * under way and the next, for every agency a schedule names:
+		 * announcing each would mail every agency every period about
+		 * what its reminders tell it in good time. */
+		r = timer_is_obligation(&m) ? 0 : assigned(n, t, &m);
 		break;
 	case MSG_TASK_UPDATED:
 		r = m.change == CHANGE_REASSIGNED ? assigned(n, t, &m) : 0;

@@ -12,6 +12,7 @@ missing, and nothing left running. Run in the plain build only
 (tests/CMakeLists.txt): its time is the scenario's clock, not the code's.
 """
 import os
+import re
 import subprocess
 import sys
 import unittest
@@ -50,6 +51,10 @@ class DemoTest(unittest.TestCase):
             self.assertIn(want, out)
         self.assertNotIn("signature BAD", out)
         self.assertNotIn("T-4/1/overdue", out)     # completed: nothing
+        # Obligations are opened by the clock: no "New task" for them.
+        self.assertNotIn("New task P-", out)
+        self.assertIsNone(re.search(r"task-assigned +to \S+ +P-", out))
+        self.assertIn("task-assigned  to mic", out)     # others still are
         # The units that sent their situation reports are not missing.
         self.assertNotIn("P-drill-sitrep-mps-a05-", out.split(
             "batonctl alerts")[1])
