@@ -115,6 +115,7 @@ static const struct key keys[] = {
 	KEY("notify", "smtp_user", KIND_STRING, notify.smtp_user, NULL),
 	KEY("notify", "smtp_password", KIND_STRING, notify.smtp_password,
 	    NULL),
+	KEY("notify", "ca", KIND_PATH, notify.ca, NULL),
 	NUM("notify", "max_attempts", KIND_UINT32, notify.max_attempts,
 	    "12", 1, 1000),
 	NUM("notify", "max_age", KIND_DURATION, notify.max_age_ms, "2d",

@@ -90,6 +90,9 @@ struct config {
 		enum config_tls smtp_starttls;	/* default yes */
 		char *smtp_user;	/* NULL: no login */
 		char *smtp_password;
+		char *ca;		/* CA certificates (PEM) that TLS to
+					   the SMTP server and https webhooks
+					   trusts; NULL: the system's */
 		uint32_t max_attempts;	/* then dead; default 12 */
 		int64_t max_age_ms;	/* or this old: dead; default 2d */
 		int64_t retry_min_ms;	/* first backoff; default 30s */

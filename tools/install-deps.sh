@@ -11,7 +11,7 @@ PACKAGES="
 build-essential cmake pkg-config
 libzmq3-dev libmsgpack-dev liblmdb-dev libsystemd-dev libsodium-dev
 libinih-dev libjansson-dev libcmocka-dev libcurl4-openssl-dev
-lmdb-utils systemd
+lmdb-utils systemd openssl
 python3 python3-zmq python3-msgpack python3-lmdb python3-aiosmtpd
 clang libclang-rt-14-dev llvm
 redis-server

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <sodium.h>
@@ -371,6 +372,14 @@ int main(int argc, char **argv)
 		return r;
 	n.conf = conf;
 	if (load_agencies(conf, &n.agencies, false) < 0) {
+		config_free(conf);
+		return 1;
+	}
+	/* Found unreadable now, not as every TLS attempt failing later. */
+	if (conf->notify.ca && access(conf->notify.ca, R_OK) < 0) {
+		fprintf(stderr, "baton-notify: %s: [notify] ca %s: %s\n",
+			args.config, conf->notify.ca, strerror(errno));
+		agency_free(n.agencies);
 		config_free(conf);
 		return 1;
 	}

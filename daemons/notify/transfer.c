@@ -291,6 +291,8 @@ int notify_curl_start(struct notify_curl *c, struct notify_request *req)
 	curl_easy_setopt(x->easy, CURLOPT_TIMEOUT_MS, (long)timeout);
 	curl_easy_setopt(x->easy, CURLOPT_CONNECTTIMEOUT_MS,
 			 (long)(timeout < 10000 ? timeout : 10000));
+	if (c->n->conf->notify.ca)
+		curl_easy_setopt(x->easy, CURLOPT_CAINFO, c->n->conf->notify.ca);
 	r = req->channel == OUTBOX_EMAIL ? setup_mail(c, x) :
 	    setup_webhook(x);
 	if (r == 0 && curl_multi_add_handle(c->multi, x->easy) != CURLM_OK)

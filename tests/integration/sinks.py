@@ -1,7 +1,8 @@
 """sinks - real servers for baton-notify to deliver to, on 127.0.0.1.
 
 SmtpSink is Debian's aiosmtpd (python3-aiosmtpd) in a thread: a real SMTP
-server that keeps every message it accepts. HttpSink is the standard
+server that keeps every message it accepts, and with a certificate one
+that requires STARTTLS (tls_certificate() makes one with openssl). HttpSink is the standard
 library's HTTP server in a thread: it keeps every POST (path, headers,
 body), answers with the status the test sets, and can be stopped and
 started again on the same port to play a receiver that is down.
@@ -15,7 +16,10 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
 import socket
+import ssl
+import subprocess
 import threading
 import time
 
@@ -45,19 +49,22 @@ class _Handler:
                 "message_id": msg["Message-ID"],
                 "subject": str(msg["Subject"]),
                 "body": msg.get_content(),
+                "tls": session.ssl is not None,
             })
         return "250 OK"
 
 
 class SmtpSink:
-    """A real SMTP server on 127.0.0.1; .messages are what it accepted."""
+    """A real SMTP server on 127.0.0.1; .messages are what it accepted.
+    With tls (an ssl.SSLContext), it offers STARTTLS and requires it."""
 
-    def __init__(self):
+    def __init__(self, tls=None):
         self.port = free_port()
         self.messages = []
         self.lock = threading.Lock()
+        extra = {"tls_context": tls, "require_starttls": True} if tls else {}
         self.controller = Controller(_Handler(self), hostname="127.0.0.1",
-                                     port=self.port)
+                                     port=self.port, **extra)
         self.controller.start()
 
     @property
@@ -75,6 +82,21 @@ class SmtpSink:
 
     def close(self):
         self.controller.stop()
+
+
+def tls_certificate(directory):
+    """A self-signed certificate for 127.0.0.1 made by openssl in directory:
+    (an ssl server context holding it, the certificate's PEM path)."""
+    cert = os.path.join(directory, "cert.pem")
+    key = os.path.join(directory, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048",
+                    "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", key, "-out", cert],
+                   check=True, capture_output=True)
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(cert, key)
+    return ctx, cert
 
 
 class HttpSink:

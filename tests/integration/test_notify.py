@@ -33,6 +33,10 @@ both from sinks.py, and SUB sockets on the office alert feed.
   reload       a broken agencies.conf: --check names its line, SIGHUP
                keeps the set in force; a good one applies to what comes
                next
+  starttls     a mail server that requires STARTTLS, its certificate made
+               by openssl: trusted through [notify] ca, the mail goes over
+               TLS; without ca, nothing is sent and the delivery is dead
+               with a certificate error
   refusal      a completion of an unknown task: the office is told
                (alert.refused.office, email)
   catch-up     1,200 tasks made while baton-notify is down (more than the
@@ -43,6 +47,7 @@ both from sinks.py, and SUB sockets on the office alert feed.
                unknown, exits 1 and changes nothing
 """
 import json
+import logging
 import os
 import socket
 import sys
@@ -52,7 +57,8 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import batontest as bt  # noqa: E402
 from batontest import report, wait_until  # noqa: E402
-from sinks import SmtpSink, HttpSink, signature_ok, body_json  # noqa: E402
+from sinks import (SmtpSink, HttpSink, signature_ok, body_json,  # noqa: E402
+                   tls_certificate)
 import zmq  # noqa: E402
 
 SECRET = "test-secret-0123456789"
@@ -352,6 +358,51 @@ class NotifyTest(unittest.TestCase):
                                  % a["seq"], "dead")
         self.assertEqual(row["attempts"], 1)
         self.assertIn("401", row["error"])
+
+    def test_starttls(self):
+        # A mail server that requires STARTTLS, with a certificate of its
+        # own CA: trusted through [notify] ca, the mail goes over TLS.
+        ctx, cert = tls_certificate(bt.make_tmpdir("baton-tls-"))
+        tls = SmtpSink(tls=ctx)
+        self.addCleanup(tls.close)
+        self.start(smtp=tls.url, smtp_starttls="yes", ca=cert)
+        self.submit(agency="hanoi", category="cybersecurity",
+                    title="over TLS")
+        self.wait_delivery("T-1/1/assigned:mps-a05:email", "sent")
+        got = tls.wait_for(1)
+        self.assertTrue(all(m["tls"] for m in got), got)
+        self.assertIn("over TLS", got[0]["subject"])
+
+    def test_starttls_untrusted(self):
+        # The same server without its CA: no mail goes out in the clear
+        # or to an unverified server, and the delivery says why.
+        ctx, _ = tls_certificate(bt.make_tmpdir("baton-tls-"))
+        # aiosmtpd logs the handshake curl rightly breaks off: expected.
+        quiet = logging.getLogger("mail.log")
+        self.addCleanup(quiet.setLevel, quiet.level)
+        quiet.setLevel(logging.CRITICAL)
+        tls = SmtpSink(tls=ctx)
+        self.addCleanup(tls.close)
+        self.start(smtp=tls.url, smtp_starttls="yes")
+        self.submit(agency="hanoi", category="cybersecurity",
+                    title="not over an unverified TLS")
+        row = self.wait_delivery("T-1/1/assigned:mps-a05:email", "dead",
+                                 timeout=20)
+        self.assertIn("certificate", row["error"].lower())
+        self.assertEqual(tls.received(), [])
+        # A ca file that cannot be read is refused at once, not found out
+        # by every attempt failing.
+        missing = os.path.join(self.env.dir, "no-such-ca.pem")
+        with open(self.env.conf) as f:
+            text = f.read()
+        self.assertIn("[notify]\n", text)
+        with open(self.env.conf, "w") as f:
+            f.write(text.replace("[notify]\n",
+                                 "[notify]\nca = %s\n" % missing, 1))
+        r = bt.subprocess.run([bt.NOTIFY_BIN, "-c", self.env.conf,
+                               "--check"], capture_output=True, text=True)
+        self.assertEqual(r.returncode, 1, r.stdout)
+        self.assertIn("[notify] ca %s: No such file" % missing, r.stderr)
 
     def test_restart_mid_retry(self):
         env = self.start()
