@@ -45,6 +45,8 @@
 #define BUS_CONNECT_RETRY_MS	50	/* re-ask when not yet connected */
 #define BUS_BATCH_MAX		1024	/* events applied per transaction */
 #define BUS_AHEAD_MAX_BYTES	(16u << 20)
+#define BUS_CURSOR_LAG		65536	/* unwanted events between saves */
+#define BUS_CURSOR_IDLE_MS	1000	/* and a save once they pause */
 #define BUS_ID_MAX		255
 
 static const uint8_t empty_map = 0x80;	/* msgpack {} */
@@ -498,7 +500,9 @@ struct bus_sub {
 	void *sub;
 	void *dealer;
 	struct bus_sub_handler h;
-	uint64_t applied;	/* committed */
+	uint64_t applied;	/* committed, or passed over unwanted */
+	uint64_t saved;		/* the position stored in the cursor */
+	int64_t passed_at;	/* monotonic ms events were last passed over */
 	uint64_t known;		/* newest the publisher announced */
 	uint64_t hb_last;	/* what the last heartbeat said */
 	int hb_behind;		/* heartbeats in a row below applied */
@@ -570,7 +574,7 @@ int bus_sub_new(void *zctx, struct store *st, const char *name,
 	store_abort(t);
 	if (r < 0 && r != -ENOENT)
 		goto fail;
-	s->known = s->applied;
+	s->known = s->saved = s->applied;
 
 	r = open_socket(zctx, ZMQ_SUB, pub_ep, keys, &s->sub);
 	if (r < 0)
@@ -596,10 +600,29 @@ static void held_free_all(struct bus_sub *s)
 	s->ahead_n = 0;
 }
 
+/* Store the position at seq in t. Returns store_put()'s. */
+static int save_position(struct bus_sub *s, struct store_txn *t, uint64_t seq)
+{
+	uint8_t be[8];
+
+	store_u64_key(seq, be);
+	return store_put(t, s->cursor, s->name, strlen(s->name), be,
+			 sizeof(be), 0);
+}
+
 void bus_sub_free(struct bus_sub *s)
 {
+	struct store_txn *t;
+
 	if (!s)
 		return;
+	/* Passed-over events need not be replayed after a clean stop. */
+	if (s->saved < s->applied && store_begin(s->st, true, &t) == 0) {
+		if (save_position(s, t, s->applied) == 0)
+			store_commit(t);
+		else
+			store_abort(t);
+	}
 	held_free_all(s);
 	free(s->ahead);
 	if (s->sub)
@@ -638,34 +661,61 @@ bool bus_sub_synced(const struct bus_sub *s)
 /* ---- applying ---- */
 
 /* Apply the batch in one transaction, growing the map as often as needed. */
+static void drop_batch(struct bus_sub *s)
+{
+	s->applied = s->batch[s->nbatch - 1]->seq;
+	for (size_t i = 0; i < s->nbatch; i++)
+		free(s->batch[i]);
+	s->nbatch = 0;
+}
+
+static struct bus_event event_of(const struct held *e)
+{
+	return (struct bus_event){
+		.seq = e->seq, .topic = e->data, .topic_len = e->topic_len,
+		.body = e->data + e->topic_len, .body_len = e->body_len,
+	};
+}
+
+/*
+ * Apply the batch in one transaction with the new position. A batch of
+ * events the daemon does not want (h.wants) costs no transaction: the
+ * position moves in memory and is stored with a later batch, at most
+ * BUS_CURSOR_LAG events on, or by bus_sub_free(). A crash in between
+ * replays those events, which are not wanted again.
+ */
 static int apply_batch(struct bus_sub *s)
 {
+	uint64_t last;
 	struct store_txn *t;
-	uint8_t be[8];
+	bool any = false;
 	int r;
 
 	if (s->nbatch == 0)
 		return 0;
+	last = s->batch[s->nbatch - 1]->seq;
+	for (size_t i = 0; i < s->nbatch && !any; i++) {
+		struct bus_event ev = event_of(s->batch[i]);
+
+		any = !s->h.wants || s->h.wants(s->h.arg, &ev);
+	}
+	if (!any && last - s->saved < BUS_CURSOR_LAG) {
+		s->passed_at = time_mono();
+		drop_batch(s);
+		return 0;
+	}
 	for (;;) {
 		r = store_begin(s->st, true, &t);
 		if (r < 0)
 			return r;
 		for (size_t i = 0; i < s->nbatch && r == 0; i++) {
-			struct held *e = s->batch[i];
-			struct bus_event ev = {
-				.seq = e->seq, .topic = e->data,
-				.topic_len = e->topic_len,
-				.body = e->data + e->topic_len,
-				.body_len = e->body_len,
-			};
+			struct bus_event ev = event_of(s->batch[i]);
 
-			r = s->h.apply(s->h.arg, t, &ev);
+			if (!s->h.wants || s->h.wants(s->h.arg, &ev))
+				r = s->h.apply(s->h.arg, t, &ev);
 		}
-		if (r == 0) {
-			store_u64_key(s->batch[s->nbatch - 1]->seq, be);
-			r = store_put(t, s->cursor, s->name, strlen(s->name),
-				      be, sizeof(be), 0);
-		}
+		if (r == 0)
+			r = save_position(s, t, last);
 		if (r == 0)
 			r = store_commit(t);
 		else
@@ -680,10 +730,8 @@ static int apply_batch(struct bus_sub *s)
 	}
 	if (r < 0)
 		return r;
-	s->applied = s->batch[s->nbatch - 1]->seq;
-	for (size_t i = 0; i < s->nbatch; i++)
-		free(s->batch[i]);
-	s->nbatch = 0;
+	s->saved = last;
+	drop_batch(s);
 	return 0;
 }
 
@@ -940,12 +988,43 @@ bool bus_sub_stale(struct bus_sub *s, char *buf, size_t size)
 	return true;
 }
 
+/*
+ * Store a position that passed-over events moved, once they have stopped
+ * coming for BUS_CURSOR_IDLE_MS: so that what batonctl reads of it catches
+ * up when the stream pauses. Returns ms until it should run again, -1 if
+ * nothing waits.
+ */
+static int64_t save_idle(struct bus_sub *s, int64_t now)
+{
+	struct store_txn *t;
+	int64_t wait;
+	int r;
+
+	if (s->saved >= s->applied)
+		return -1;
+	wait = s->passed_at + BUS_CURSOR_IDLE_MS - now;
+	if (wait > 0)
+		return wait;
+	r = store_begin(s->st, true, &t);
+	if (r == 0) {
+		r = save_position(s, t, s->applied);
+		if (r == 0)
+			r = store_commit(t);
+		else
+			store_abort(t);
+	}
+	if (r < 0)
+		return BUS_CURSOR_IDLE_MS;	/* a full map: the next batch */
+	s->saved = s->applied;
+	return -1;
+}
+
 int64_t bus_sub_tick(struct bus_sub *s, int64_t now)
 {
-	int64_t wait;
+	int64_t wait, idle = save_idle(s, now);
 
 	if (!s->replaying)
-		return -1;
+		return idle;
 	wait = s->replay_activity + BUS_REPLAY_RETRY_MS - now;
 	if (wait > 0)
 		return wait;

@@ -137,9 +137,20 @@ typedef int (*bus_apply_fn)(void *arg, struct store_txn *t,
 /* Called after the batch's transaction commits or aborts (may be NULL). */
 typedef void (*bus_done_fn)(void *arg, bool committed);
 
+/*
+ * Whether the daemon wants event ev at all (may be NULL: every event). An
+ * event it does not want is passed over, never handed to apply, and a
+ * batch of only such events is not a transaction: the position is stored
+ * with a later batch (at most 65,536 events on), by bus_sub_tick() once
+ * they have paused for a second, or when the subscriber is freed; a crash
+ * replays them. Must give the same answer every time.
+ */
+typedef bool (*bus_wants_fn)(void *arg, const struct bus_event *ev);
+
 struct bus_sub_handler {
 	bus_apply_fn apply;
 	bus_done_fn done;
+	bus_wants_fn wants;
 	void *arg;
 };
 
@@ -170,7 +181,8 @@ void *bus_sub_replay_socket(struct bus_sub *s);
 int bus_sub_on_readable(struct bus_sub *s);
 
 /*
- * Re-ask for a replay that got no answer. Call on every loop iteration.
+ * Re-ask for a replay that got no answer, and store a position that
+ * passed-over events moved once they pause. Call on every loop iteration.
  * Returns how many ms until it needs to run again, -1 if never.
  */
 int64_t bus_sub_tick(struct bus_sub *s, int64_t now_mono_ms);

@@ -236,19 +236,24 @@ static int retry(struct notify *n, struct store_txn *t, const struct msg *m,
 
 /* ---- the subscribers' callbacks ---- */
 
+bool notify_wants(void *arg, const struct bus_event *ev)
+{
+	enum msg_type type = msg_topic_type(ev->topic, ev->topic_len);
+
+	/* Intake's reports are the router's business: passed over, so a
+	 * stream of them costs notify no commit of its own. */
+	return type == MSG_COMMAND_ACCEPTED || type == MSG_TASK_CREATED ||
+	       type == MSG_TASK_UPDATED || type == MSG_TASK_REFUSED ||
+	       type == MSG_ALERT;
+}
+
 int notify_apply(void *arg, struct store_txn *t, const struct bus_event *ev)
 {
 	struct notify *n = arg;
-	enum msg_type type = msg_topic_type(ev->topic, ev->topic_len);
 	struct msg_error err;
 	struct msg m = { 0 };
 	int r;
 
-	/* Intake's reports are the router's business: not even decoded. */
-	if (type != MSG_COMMAND_ACCEPTED && type != MSG_TASK_CREATED &&
-	    type != MSG_TASK_UPDATED && type != MSG_TASK_REFUSED &&
-	    type != MSG_ALERT)
-		return 0;
 	r = msg_decode_event(ev->topic, ev->topic_len, ev->body, ev->body_len,
 			     &m, &err);
 	if (r < 0) {

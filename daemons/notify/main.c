@@ -188,7 +188,8 @@ static int subscribe(struct notify *n, const char *name, const char *pub,
 		     const char *replay, struct bus_sub **ret)
 {
 	struct bus_sub_handler h = {
-		.apply = notify_apply, .done = notify_done, .arg = n,
+		.apply = notify_apply, .done = notify_done,
+		.wants = notify_wants, .arg = n,
 	};
 	int r;
 

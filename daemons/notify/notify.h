@@ -116,6 +116,10 @@ struct notify {
 
 /* ---- ingest.c ---- */
 
+/* bus_wants_fn: the events notify acts on (tasks, alerts, commands);
+ * intake's reports are passed over without a transaction. */
+bool notify_wants(void *arg, const struct bus_event *ev);
+
 /* bus_apply_fn for the router's, the deadline daemon's and intake's
  * events: store each alert once and a row per delivery it needs. */
 int notify_apply(void *arg, struct store_txn *t, const struct bus_event *ev);

@@ -435,7 +435,9 @@ static void expect_recorded(const struct recorder *r, uint64_t n)
 
 static void new_sub(struct fixture *fx, struct recorder *r, const char *pub_ep)
 {
-	struct bus_sub_handler h = { rec_apply, rec_done, r };
+	struct bus_sub_handler h = {
+		.apply = rec_apply, .done = rec_done, .arg = r,
+	};
 
 	assert_int_equal(bus_sub_new(fx->zctx, fx->sst, "intake",
 				     pub_ep ? pub_ep : fx->pub_ep,
@@ -892,6 +894,93 @@ static void test_subscriber_end_to_end(void **state)
 	expect_recorded(r, 5010);
 }
 
+/* A daemon that wants every tenth event only. */
+struct picky {
+	uint64_t seen[64];
+	unsigned applies, commits;
+};
+
+static bool picky_wants(void *arg, const struct bus_event *ev)
+{
+	return ev->seq % 10 == 0;
+}
+
+static int picky_apply(void *arg, struct store_txn *t,
+		       const struct bus_event *ev)
+{
+	struct picky *p = arg;
+
+	if (p->applies < 64)
+		p->seen[p->applies] = ev->seq;
+	p->applies++;
+	return 0;
+}
+
+static void picky_done(void *arg, bool committed)
+{
+	struct picky *p = arg;
+
+	p->commits += committed;
+}
+
+static void new_picky(struct fixture *fx, struct picky *p)
+{
+	struct bus_sub_handler h = {
+		.apply = picky_apply, .done = picky_done, .wants = picky_wants,
+		.arg = p,
+	};
+
+	assert_int_equal(bus_sub_new(fx->zctx, fx->sst, "intake", fx->pub_ep,
+				     fx->replay_ep, NULL, &h, &fx->sub), 0);
+}
+
+/*
+ * Events the daemon does not want are never applied, and a batch of only
+ * those is no transaction: the position moves in memory, and is stored
+ * with the next batch that has a wanted event, a second after they stop
+ * coming (bus_sub_tick()), or by bus_sub_free().
+ */
+static void test_unwanted_events(void **state)
+{
+	struct fixture *fx = *state;
+	struct picky p = { 0 };
+	unsigned commits;
+
+	new_pub(fx);
+	publish(fx, 1, 20, 0, 20);
+	fx->sst = open_store(fx, "sub", 0);
+	new_picky(fx, &p);
+	run_until_applied(fx, 20, 8000);
+	assert_int_equal(p.applies, 2);
+	assert_true(p.seen[0] == 10 && p.seen[1] == 20);
+	assert_true(stored_cursor(fx) == 20);
+
+	/* Passed over: no transaction; stored once they pause a second. */
+	commits = p.commits;
+	publish(fx, 21, 25, 0, 5);
+	run_until_applied(fx, 25, 8000);
+	assert_int_equal(p.applies, 2);
+	assert_int_equal(p.commits, commits);
+	run_for(fx, 1500);
+	assert_true(stored_cursor(fx) == 25);
+	assert_int_equal(p.commits, commits);
+
+	/* Freed before the pause is over: stored by bus_sub_free(). */
+	publish(fx, 26, 29, 0, 4);
+	run_until_applied(fx, 29, 8000);
+	assert_true(stored_cursor(fx) == 25);
+	bus_sub_free(fx->sub);
+	fx->sub = NULL;
+	assert_true(stored_cursor(fx) == 29);
+	new_picky(fx, &p);
+	assert_true(bus_sub_applied(fx->sub) == 29);
+
+	publish(fx, 30, 30, 0, 1);
+	run_until_applied(fx, 30, 8000);
+	assert_int_equal(p.applies, 3);
+	assert_true(p.seen[2] == 30 && stored_cursor(fx) == 30);
+}
+
 /*
  * "It asks for a replay at once": a subscriber that starts behind a running
  * publisher has caught up well within the 2 s after which an unanswered
@@ -1131,6 +1220,7 @@ int main(void)
 		T(test_subscriber_catches_up_at_once),
 		T(test_gap_and_heartbeat_trigger_replay),
 		T(test_publisher_gone_back),
+		T(test_unwanted_events),
 		T(test_apply_error_aborts_batch),
 		T(test_apply_enospc_grows),
 #undef T
