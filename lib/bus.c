@@ -660,7 +660,7 @@ bool bus_sub_synced(const struct bus_sub *s)
 
 /* ---- applying ---- */
 
-/* Apply the batch in one transaction, growing the map as often as needed. */
+/* The batch is done with (applied, or passed over): move past it. */
 static void drop_batch(struct bus_sub *s)
 {
 	s->applied = s->batch[s->nbatch - 1]->seq;
@@ -669,6 +669,7 @@ static void drop_batch(struct bus_sub *s)
 	s->nbatch = 0;
 }
 
+/* A held event as the daemon's callbacks see it, pointing into e. */
 static struct bus_event event_of(const struct held *e)
 {
 	return (struct bus_event){
@@ -678,11 +679,12 @@ static struct bus_event event_of(const struct held *e)
 }
 
 /*
- * Apply the batch in one transaction with the new position. A batch of
- * events the daemon does not want (h.wants) costs no transaction: the
- * position moves in memory and is stored with a later batch, at most
- * BUS_CURSOR_LAG events on, or by bus_sub_free(). A crash in between
- * replays those events, which are not wanted again.
+ * Apply the batch in one transaction with the new position, growing the
+ * map as often as needed. A batch of events the daemon does not want
+ * (h.wants) costs no transaction: the position moves in memory and is
+ * stored with a later batch (at most BUS_CURSOR_LAG events on), by
+ * save_idle(), or by bus_sub_free(). A crash in between replays those
+ * events, which are not wanted again.
  */
 static int apply_batch(struct bus_sub *s)
 {
@@ -1026,10 +1028,11 @@ int64_t bus_sub_tick(struct bus_sub *s, int64_t now)
 	if (!s->replaying)
 		return idle;
 	wait = s->replay_activity + BUS_REPLAY_RETRY_MS - now;
-	if (wait > 0)
-		return wait;
-	log_debug("%s: %s: replay unanswered, asking again", __func__,
-		  s->name);
-	ask_replay(s);
-	return s->replay_activity + BUS_REPLAY_RETRY_MS - now;
+	if (wait <= 0) {
+		log_debug("%s: %s: replay unanswered, asking again", __func__,
+			  s->name);
+		ask_replay(s);
+		wait = s->replay_activity + BUS_REPLAY_RETRY_MS - now;
+	}
+	return idle >= 0 && idle < wait ? idle : wait;
 }
