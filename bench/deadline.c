@@ -45,8 +45,6 @@
  * one "deadline ..." line of key=value pairs for grep.
  */
 #include <errno.h>
-#include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -55,12 +53,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -71,6 +65,9 @@
 #include "store.h"
 #include "timer.h"
 
+#include "harness.h"
+#include "load.h"
+
 #define DAY_MS		(24 * TIME_MS_PER_H)
 #define HOUR_MS		TIME_MS_PER_H
 #define POLL_MS		20		/* the loop's longest sleep */
@@ -79,9 +76,8 @@
 #define SETTLE_NS	INT64_C(1000000000)	/* idle before a memory figure */
 #define DRAIN_NS	INT64_C(2000000000)	/* quiet after the last alert */
 #define ROUTER_MAP	(UINT64_C(2) << 30)
-#define SOCK_PATH_MAX	100		/* sun_path and ipc:// leave room */
-
-extern char **environ;
+#define KILL_WAIT_NS	INT64_C(10000000000)	/* on the way out */
+#define PROG		"bench-deadline"
 
 struct options {
 	uint64_t tasks;
@@ -114,10 +110,9 @@ struct seen {
 
 struct bench {
 	const struct options *opt;
-	char dir[PATH_MAX];
+	char dir[HARNESS_DIR_MAX];
 	char conf_path[PATH_MAX];
 	char log_path[PATH_MAX];
-	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	struct config *conf;
 
 	/* the router's side */
@@ -127,13 +122,8 @@ struct bench {
 	uint64_t published;
 
 	/* the daemon */
-	pid_t pid;
-	int64_t exec_ns;
-	int64_t ready_ns;	/* 0: no READY=1 yet from this one */
+	struct harness_daemon d;
 	int64_t asked_ns;	/* its first replay request */
-	int notify_fd;
-	char status[256];
-	int exit_status;
 
 	/* its LMDB, read-only, opened once it exists */
 	struct store *dst;
@@ -159,14 +149,6 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static int64_t real_us(void)
 {
 	struct timespec ts;
@@ -182,24 +164,6 @@ static double ms(int64_t ns)
 
 /* ---- the temporary directory ---- */
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	if (fclose(f) != 0)
-		return -errno;
-	return 0;
-}
-
 /*
  * baton.conf and a routes file (config_load() takes any path; the daemon
  * never reads routes, but a real baton.conf names one). Every endpoint is
@@ -213,8 +177,9 @@ static int write_config(struct bench *b)
 	int r;
 
 	snprintf(routes, sizeof(routes), "%s/routes.conf", b->dir);
-	r = write_file(routes, "; written by bench-deadline: never read\n"
-		       "[defaults]\noffice = office\ndeadline = 24h\n");
+	r = harness_write_file(routes, "; written by bench-deadline: never "
+			       "read\n[defaults]\noffice = office\n"
+			       "deadline = 24h\n");
 	if (r < 0)
 		return r;
 	snprintf(text, sizeof(text),
@@ -232,7 +197,7 @@ static int write_config(struct bench *b)
 		 "replay = ipc://%s/deadline.replay\n",
 		 b->dir, b->dir, b->dir, b->dir, b->dir);
 	snprintf(b->conf_path, sizeof(b->conf_path), "%s/baton.conf", b->dir);
-	r = write_file(b->conf_path, text);
+	r = harness_write_file(b->conf_path, text);
 	if (r < 0)
 		return r;
 	/* Read back as the daemon will: the endpoints are then the same. */
@@ -327,205 +292,18 @@ static int publish_tasks(struct bench *b, const char *prefix, uint64_t first,
 
 /* ---- the daemon ---- */
 
-/* The daemon's environment: ours, minus systemd's, plus NOTIFY_SOCKET. */
-static char **daemon_env(const struct bench *b, char *notify, size_t size)
-{
-	static const char *drop[] = {
-		"NOTIFY_SOCKET=", "JOURNAL_STREAM=", "WATCHDOG_USEC=",
-		"WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID=",
-	};
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		bool keep = true;
-
-		for (size_t j = 0; j < sizeof(drop) / sizeof(drop[0]); j++)
-			if (strncmp(environ[i], drop[j], strlen(drop[j])) == 0)
-				keep = false;
-		if (keep)
-			env[k++] = environ[i];
-	}
-	snprintf(notify, size, "NOTIFY_SOCKET=%s", b->notify_path);
-	env[k++] = notify;
-	env[k] = NULL;
-	return env;
-}
-
-/*
- * Start the daemon, its output appended to the log. Only async-signal-safe
- * calls between fork() and exec: this process has ZeroMQ's threads.
- */
+/* Start the daemon, its output appended to the log. */
 static int start_daemon(struct bench *b)
 {
-	char notify[sizeof(b->notify_path) + 16];
-	char *argv[] = {
-		(char *)b->opt->deadline_bin, "-c", b->conf_path, NULL,
-	};
-	char **env = daemon_env(b, notify, sizeof(notify));
-	pid_t parent = getpid();
-	int out, null;
-
-	if (!env)
-		return -ENOMEM;
-	out = open(b->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-		   0600);
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (out < 0 || null < 0) {
-		int r = -errno;
-
-		if (out >= 0)
-			close(out);
-		free(env);
-		return r;
-	}
-	b->ready_ns = b->asked_ns = 0;
-	b->pid = fork();
-	if (b->pid == 0) {
-		/*
-		 * Never outlive the bench, even if it is killed outright; a
-		 * group of its own, so that a wrapper given as --deadline-bin
-		 * (strace, perf) is stopped with what it runs.
-		 */
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		close_range(3, ~0U, 0);
-		execve(argv[0], argv, env);
-		_exit(127);
-	}
-	/*
-	 * The clock starts once fork() has returned here: copying this
-	 * process's page tables (its router map) is the bench's cost, not
-	 * the daemon's; the child only sets up its fds before exec.
-	 */
-	b->exec_ns = mono_ns();
-	if (b->pid > 0)
-		setpgid(b->pid, b->pid);	/* whichever runs first */
-	close(out);
-	close(null);
-	free(env);
-	if (b->pid < 0) {
-		b->pid = 0;
-		return -errno;
-	}
-	return 0;
-}
-
-/* A wait status as a person reads it, into buf. */
-static const char *exit_text(int st, char *buf, size_t size)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, size, "wait status %d", st);
-	return buf;
-}
-
-/* Whether the daemon has exited; reaps it and keeps its status. */
-static bool daemon_gone(struct bench *b)
-{
-	int st;
-
-	if (b->pid <= 0)
-		return true;
-	if (waitpid(b->pid, &st, WNOHANG) != b->pid)
-		return false;
-	b->exit_status = st;
-	b->pid = 0;
-	return true;
-}
-
-/*
- * SIGTERM and wait; SIGKILL after STOP_WAIT_NS. Returns 0 if it exited
- * with status 0, -EIO otherwise, and how long it took in *ret_ns.
- */
-static int stop_daemon(struct bench *b, int64_t *ret_ns)
-{
-	int64_t start = mono_ns();
-
-	if (b->pid <= 0)
-		return -ESRCH;
-	kill(-b->pid, SIGTERM);
-	while (!daemon_gone(b)) {
-		if (mono_ns() - start > STOP_WAIT_NS) {
-			kill(-b->pid, SIGKILL);
-			waitpid(b->pid, &b->exit_status, 0);
-			b->pid = 0;
-			fprintf(stderr, "bench-deadline: baton-deadline did "
-				"not stop in %.0f s: killed\n",
-				STOP_WAIT_NS / 1e9);
-			return -EIO;
-		}
-		usleep(1000);
-	}
-	if (ret_ns)
-		*ret_ns = mono_ns() - start;
-	if (!WIFEXITED(b->exit_status) || WEXITSTATUS(b->exit_status) != 0) {
-		char text[64];
-
-		fprintf(stderr, "bench-deadline: baton-deadline stopped with "
-			"%s\n", exit_text(b->exit_status, text, sizeof(text)));
-		return -EIO;
-	}
-	b->ready_ns = 0;
-	return 0;
+	b->asked_ns = 0;
+	return harness_start(&b->d, b->opt->deadline_bin, b->conf_path,
+			     b->log_path);
 }
 
 /* The last lines of the daemon's log, for an error message. */
 static void show_log(const struct bench *b)
 {
-	char cmd[PATH_MAX + 32];
-
-	fprintf(stderr, "bench-deadline: the end of %s:\n", b->log_path);
-	snprintf(cmd, sizeof(cmd), "tail -n 20 '%s' >&2", b->log_path);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(could not read it)\n");
-}
-
-static int open_notify(struct bench *b)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	snprintf(b->notify_path, sizeof(b->notify_path), "%s/notify", b->dir);
-	memcpy(sa.sun_path, b->notify_path, strlen(b->notify_path) + 1);
-	b->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
-			      SOCK_NONBLOCK, 0);
-	if (b->notify_fd < 0)
-		return -errno;
-	if (bind(b->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	return 0;
-}
-
-/* Read what the daemon told systemd: READY=1, STATUS=... */
-static void read_notify(struct bench *b, int64_t now)
-{
-	char buf[4096];
-	ssize_t n;
-
-	while ((n = recv(b->notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		buf[n] = '\0';
-		for (char *line = strtok(buf, "\n"); line;
-		     line = strtok(NULL, "\n")) {
-			if (strcmp(line, "READY=1") == 0 && !b->ready_ns)
-				b->ready_ns = now;
-			else if (strncmp(line, "STATUS=", 7) == 0)
-				snprintf(b->status, sizeof(b->status), "%s",
-					 line + 7);
-		}
-	}
+	harness_show_log(PROG, b->log_path, 20);
 }
 
 /* ---- the daemon's LMDB, read-only ---- */
@@ -638,29 +416,6 @@ static struct mem read_mem(pid_t pid)
 	return m;
 }
 
-/* The daemon's CPU time so far (user + system), in seconds. */
-static double cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* After the command name in parentheses: fields 3.. ; 14 and 15. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
-}
-
 /* ---- alerts ---- */
 
 static int open_alerts(struct bench *b)
@@ -708,7 +463,7 @@ static void read_alerts(struct bench *b)
 				zmq_msg_close(p);
 			n++;
 		}
-		b->last_alert_ns = mono_ns();
+		b->last_alert_ns = load_now_ns();
 		if (n == 3 && zmq_msg_size(&part[1]) == 8) {
 			uint64_t seq = store_u64_from(zmq_msg_data(&part[1]));
 			struct msg_error err;
@@ -823,10 +578,10 @@ static int pump(struct bench *b, int64_t deadline_ns, until_fn done)
 		zmq_pollitem_t items[3] = {
 			{ .socket = bus_pub_replay_socket(b->pub),
 			  .events = ZMQ_POLLIN },
-			{ .fd = b->notify_fd, .events = ZMQ_POLLIN },
+			{ .fd = b->d.notify_fd, .events = ZMQ_POLLIN },
 			{ .socket = b->alerts, .events = ZMQ_POLLIN },
 		};
-		int64_t now = mono_ns(), wait;
+		int64_t now = load_now_ns(), wait;
 
 		if (interrupted)
 			return -EINTR;
@@ -834,7 +589,7 @@ static int pump(struct bench *b, int64_t deadline_ns, until_fn done)
 			return 0;
 		if (now >= deadline_ns)
 			return -ETIMEDOUT;
-		if (b->pid > 0 && daemon_gone(b))
+		if (b->d.pid > 0 && harness_gone(&b->d))
 			return -ECHILD;
 		wait = bus_pub_tick(b->pub, time_mono());
 		if (wait > POLL_MS)
@@ -844,11 +599,11 @@ static int pump(struct bench *b, int64_t deadline_ns, until_fn done)
 				continue;
 			return -errno;
 		}
-		now = mono_ns();
+		now = load_now_ns();
 		if (items[2].revents)
 			read_alerts(b);
 		if (items[1].revents)
-			read_notify(b, now);
+			harness_read_notify(&b->d, now);
 		if (items[0].revents) {
 			if (!b->asked_ns)
 				b->asked_ns = now;
@@ -859,7 +614,7 @@ static int pump(struct bench *b, int64_t deadline_ns, until_fn done)
 
 static bool until_ready(struct bench *b, int64_t now)
 {
-	return b->ready_ns != 0;
+	return b->d.ready_ns != 0;
 }
 
 /* Every event published is applied: read every CURSOR_EVERY_NS. */
@@ -895,11 +650,12 @@ static int waited(struct bench *b, int r, const char *what)
 		return 0;
 	if (r == -ETIMEDOUT)
 		fprintf(stderr, "bench-deadline: timed out waiting for %s "
-			"(daemon says: %s)\n", what, b->status);
+			"(daemon says: %s)\n", what, b->d.status);
 	else if (r == -ECHILD)
 		fprintf(stderr, "bench-deadline: baton-deadline exited (%s) "
 			"while waiting for %s\n",
-			exit_text(b->exit_status, text, sizeof(text)), what);
+			harness_exit_text(b->d.exit_status, text,
+					  sizeof(text)), what);
 	else if (r == -EINTR)
 		fprintf(stderr, "bench-deadline: interrupted\n");
 	else
@@ -979,38 +735,6 @@ static void usage(FILE *f)
 "met (the results say); 1 on any failure.\n");
 }
 
-static int parse_u64(const char *name, const char *s, uint64_t lo,
-		     uint64_t hi, uint64_t *ret)
-{
-	unsigned long long v;
-	char *end;
-
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "bench-deadline: --%s: expected %" PRIu64
-			" to %" PRIu64 "\n", name, lo, hi);
-		return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
-static int parse_seconds(const char *name, const char *s, double lo,
-			 double hi, double *ret)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "bench-deadline: --%s: expected %g to %g\n",
-			name, lo, hi);
-		return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
 static int parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
@@ -1031,20 +755,24 @@ static int parse_options(int argc, char **argv, struct options *o)
 	while (r == 0 && (c = getopt_long(argc, argv, "Dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			r = parse_u64("tasks", optarg, 0, 20000000, &o->tasks);
+			r = load_parse_u64(PROG, "tasks", optarg, 0, 20000000,
+					   &o->tasks);
 			break;
 		case 'b':
-			r = parse_u64("burst", optarg, 1, 1000000, &o->burst);
+			r = load_parse_u64(PROG, "burst", optarg, 1, 1000000,
+					   &o->burst);
 			break;
 		case 'k':
-			r = parse_u64("batch", optarg, 1, 1000000, &o->batch);
+			r = load_parse_u64(PROG, "batch", optarg, 1, 1000000,
+					   &o->batch);
 			break;
 		case 'l':
-			r = parse_seconds("lead", optarg, 0.5, 600, &o->lead);
+			r = load_parse_number(PROG, "lead", optarg, 0.5, 600,
+					      &o->lead);
 			break;
 		case 't':
-			r = parse_seconds("timeout", optarg, 1, 86400,
-					  &o->timeout);
+			r = load_parse_number(PROG, "timeout", optarg, 1,
+					      86400, &o->timeout);
 			break;
 		case 'x':
 			o->deadline_bin = optarg;
@@ -1076,16 +804,10 @@ static int parse_options(int argc, char **argv, struct options *o)
 /* build/bench/bench-deadline -> build/daemons/deadline/baton-deadline */
 static char *default_daemon(void)
 {
-	char self[PATH_MAX], *slash, *path;
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char self[PATH_MAX], *path;
 
-	if (n < 0)
+	if (harness_exe_dir(self, sizeof(self)) < 0)
 		return NULL;
-	self[n] = '\0';
-	slash = strrchr(self, '/');
-	if (!slash)
-		return NULL;
-	*slash = '\0';
 	if (asprintf(&path, "%s/../daemons/deadline/baton-deadline", self) < 0)
 		return NULL;
 	return path;
@@ -1115,16 +837,17 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 	int64_t t0, *lat = NULL;
 	double cpu;
 	instant_t base;
-	char *path;
+	char *path, path_buf[PATH_MAX];
 	int r;
 
 	r = write_config(b);
 	if (r < 0)
 		return r;
-	r = open_notify(b);
+	snprintf(path_buf, sizeof(path_buf), "%s/notify", b->dir);
+	r = harness_notify_open(&b->d, path_buf);
 	if (r < 0) {
 		fprintf(stderr, "bench-deadline: notify socket %s: %s\n",
-			b->notify_path, strerror(-r));
+			path_buf, strerror(-r));
 		return r;
 	}
 	path = config_state_path(b->conf, "router");
@@ -1152,11 +875,11 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 	printf("loading: %" PRIu64 " task.created events, %" PRIu64
 	       " per transaction...\n", o->tasks, o->batch);
 	fflush(stdout);
-	t0 = mono_ns();
+	t0 = load_now_ns();
 	r = publish_tasks(b, "T-", 1, o->tasks, time_now() + DAY_MS, 0, true);
 	if (r < 0)
 		return r;
-	res->write_ns = mono_ns() - t0;
+	res->write_ns = load_now_ns() - t0;
 
 	/* 2. The daemon catches up on all of them, by replay. */
 	r = start_daemon(b);
@@ -1171,18 +894,18 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 			   "the daemon to apply the load");
 	if (r < 0)
 		return r;
-	res->apply_ns = mono_ns() - b->exec_ns;
-	res->apply_ready_ns = mono_ns() - b->ready_ns;
-	res->apply_cpu = cpu_seconds(b->pid);
+	res->apply_ns = load_now_ns() - b->d.exec_ns;
+	res->apply_ready_ns = load_now_ns() - b->d.ready_ns;
+	res->apply_cpu = harness_cpu_seconds(b->d.pid);
 	count_timers(b, &res->timers, &res->plans);
 	res->file_size = daemon_file_size(b);
-	res->after_load = read_mem(b->pid);
+	res->after_load = read_mem(b->d.pid);
 	printf("applied: %" PRIu64 " events in %.1f s\n", b->applied,
 	       ms(res->apply_ns) / 1e3);
 	fflush(stdout);
 
 	/* 3. Restart: exec to READY=1. */
-	r = stop_daemon(b, &res->stop_ns);
+	r = harness_stop(&b->d, STOP_WAIT_NS, &res->stop_ns);
 	if (r == 0)
 		r = start_daemon(b);
 	if (r < 0)
@@ -1190,40 +913,40 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 	r = waited(b, pump(b, deadline, until_ready), "READY=1 after restart");
 	if (r < 0)
 		return r;
-	res->ready_ns = b->ready_ns - b->exec_ns;
+	res->ready_ns = b->d.ready_ns - b->d.exec_ns;
 	r = open_alerts(b);
 	if (r < 0)
 		return r;
-	b->settle_ns = mono_ns() + SETTLE_NS;
+	b->settle_ns = load_now_ns() + SETTLE_NS;
 	r = waited(b, pump(b, deadline, until_settled), "the restart");
 	if (r < 0)
 		return r;
-	res->asked_ns = b->asked_ns ? b->asked_ns - b->exec_ns : -1;
-	res->after_restart = read_mem(b->pid);
+	res->asked_ns = b->asked_ns ? b->asked_ns - b->d.exec_ns : -1;
+	res->after_restart = read_mem(b->d.pid);
 	printf("restarted: READY=1 %.1f ms after exec\n", ms(res->ready_ns));
 	fflush(stdout);
 
 	/* 4. The burst: B deadlines within one second, lead seconds ahead. */
 	base = time_now() + (instant_t)(o->lead * 1000);
-	t0 = mono_ns();
+	t0 = load_now_ns();
 	r = publish_tasks(b, "B-", 1, o->burst, base, TIME_MS_PER_S, false);
 	if (r < 0)
 		return r;
-	res->burst_write_ns = mono_ns() - t0;
+	res->burst_write_ns = load_now_ns() - t0;
 	r = waited(b, pump(b, deadline, until_applied),
 		   "the daemon to apply the burst");
 	if (r < 0)
 		return r;
 	res->burst_margin_ms = base - time_now();
-	cpu = cpu_seconds(b->pid);
+	cpu = harness_cpu_seconds(b->d.pid);
 	printf("burst: %" PRIu64 " tasks applied %.0f ms before the first "
 	       "is due...\n", o->burst, (double)res->burst_margin_ms);
 	fflush(stdout);
 	r = waited(b, pump(b, deadline, until_alerts), "the alerts");
 	if (r < 0)
 		return r;
-	res->fire_cpu = cpu_seconds(b->pid) - cpu;
-	res->after_burst = read_mem(b->pid);
+	res->fire_cpu = harness_cpu_seconds(b->d.pid) - cpu;
+	res->after_burst = read_mem(b->d.pid);
 
 	lat = calloc(o->burst, sizeof(*lat));
 	if (!lat)
@@ -1267,7 +990,7 @@ static int run(struct bench *b, struct results *res, int64_t deadline)
 			fprintf(stderr, "bench-deadline: %s: %s\n", o->samples,
 				strerror(-r));
 	}
-	r = stop_daemon(b, NULL);
+	r = harness_stop(&b->d, STOP_WAIT_NS, NULL);
 	if (r < 0)
 		show_log(b);
 	return r;
@@ -1366,16 +1089,7 @@ static void report(const struct bench *b, const struct results *res,
 
 static void cleanup(struct bench *b)
 {
-	if (b->pid > 0) {
-		kill(-b->pid, SIGTERM);
-		for (int i = 0; i < 1000 && !daemon_gone(b); i++)
-			usleep(10000);
-		if (b->pid > 0) {
-			kill(-b->pid, SIGKILL);
-			waitpid(b->pid, NULL, 0);
-			b->pid = 0;
-		}
-	}
+	harness_daemon_close(&b->d, KILL_WAIT_NS);
 	if (b->alerts)
 		zmq_close(b->alerts);
 	bus_pub_free(b->pub);
@@ -1383,8 +1097,6 @@ static void cleanup(struct bench *b)
 		zmq_ctx_term(b->zctx);
 	store_close(b->router);
 	store_close(b->dst);
-	if (b->notify_fd >= 0)
-		close(b->notify_fd);
 	config_free(b->conf);
 	free(b->seen);
 	if (!b->dir[0])
@@ -1392,7 +1104,7 @@ static void cleanup(struct bench *b)
 	if (b->opt->keep)
 		fprintf(stderr, "bench-deadline: kept %s\n", b->dir);
 	else
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rmtree(b->dir);
 }
 
 int main(int argc, char **argv)
@@ -1401,15 +1113,13 @@ int main(int argc, char **argv)
 		.tasks = 1000000, .burst = 10000, .batch = 10000, .lead = 3,
 		.timeout = 900,
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
-	struct bench b = { .opt = &opt, .notify_fd = -1 };
+	struct bench b = { .opt = &opt };
 	struct results res = { 0 };
-	const char *tmp;
 	char *self_daemon = NULL;
 	int64_t deadline;
-	FILE *f;
 	int r;
 
+	harness_daemon_init(&b.d, PROG, "baton-deadline");
 	if (parse_options(argc, argv, &opt) < 0)
 		return 2;
 	if (!opt.deadline_bin) {
@@ -1423,37 +1133,17 @@ int main(int argc, char **argv)
 		free(self_daemon);
 		return 1;
 	}
-	tmp = opt.dir ? opt.dir : getenv("TMPDIR");
-	snprintf(b.dir, sizeof(b.dir), "%s/bench-deadline.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (strlen(b.dir) + strlen("/deadline.replay") > SOCK_PATH_MAX) {
-		fprintf(stderr, "bench-deadline: %s: too long for ipc:// "
-			"sockets; say --dir with a shorter one\n", b.dir);
-		free(self_daemon);
-		return 1;
-	}
-	if (!mkdtemp(b.dir)) {
-		fprintf(stderr, "bench-deadline: mkdtemp %s: %s\n", b.dir,
-			strerror(errno));
+	if (harness_mkdtemp(PROG, opt.dir, "/deadline.replay", b.dir,
+			    sizeof(b.dir)) < 0) {
 		free(self_daemon);
 		return 1;
 	}
 	snprintf(b.log_path, sizeof(b.log_path), "%s/deadline.log", b.dir);
 	b.seen = calloc(opt.burst, sizeof(*b.seen));
-	/* No SA_RESTART: a signal ends a poll or a sleep at once. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-
+	harness_signals(on_signal);
 	/* Other work on the machine moves the tail: say how busy it was. */
-	f = fopen("/proc/loadavg", "re");
-	if (!f || !fgets(b.loadavg, sizeof(b.loadavg), f))
-		snprintf(b.loadavg, sizeof(b.loadavg), "unknown");
-	if (f)
-		fclose(f);
-	b.loadavg[strcspn(b.loadavg, " ")] = '\0';	/* the 1-minute one */
-	deadline = mono_ns() + (int64_t)(opt.timeout * 1e9);
+	harness_loadavg(b.loadavg, sizeof(b.loadavg));
+	deadline = load_now_ns() + (int64_t)(opt.timeout * 1e9);
 	r = b.seen ? run(&b, &res, deadline) : -ENOMEM;
 	if (r == 0)
 		report(&b, &res, argc, argv);

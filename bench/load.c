@@ -14,6 +14,7 @@
  * up to two seconds, so that a NACK or a lost answer is never missed.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -401,34 +402,58 @@ void load_client_free(struct load_client *c)
 
 /* ---- options ---- */
 
-int load_parse_uint(const char *prog, const char *name, const char *s,
-		    unsigned lo, unsigned hi, unsigned *ret)
+int load_parse_u64(const char *prog, const char *name, const char *s,
+		   uint64_t lo, uint64_t hi, uint64_t *ret)
 {
+	unsigned long long v;
 	char *end;
-	unsigned long v;
 
 	errno = 0;
-	v = strtoul(s, &end, 10);
+	v = strtoull(s, &end, 10);
 	if (errno || end == s || *end || v < lo || v > hi) {
-		fprintf(stderr, "%s: --%s: expected %u to %u\n", prog, name,
-			lo, hi);
+		fprintf(stderr, "%s: --%s: expected %" PRIu64 " to %" PRIu64
+			"\n", prog, name, lo, hi);
 		return -EINVAL;
 	}
-	*ret = (unsigned)v;
+	*ret = v;
 	return 0;
 }
 
-int load_parse_seconds(const char *prog, const char *name, const char *s,
-		       double lo, double hi, double *ret)
+int load_parse_uint(const char *prog, const char *name, const char *s,
+		    unsigned lo, unsigned hi, unsigned *ret)
+{
+	uint64_t v;
+	int r = load_parse_u64(prog, name, s, lo, hi, &v);
+
+	if (r == 0)
+		*ret = (unsigned)v;
+	return r;
+}
+
+/* A number lo to hi; unit ("" or " seconds") ends the message. */
+static int parse_double(const char *prog, const char *name, const char *s,
+			double lo, double hi, const char *unit, double *ret)
 {
 	char *end;
 	double v = strtod(s, &end);
 
 	if (end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "%s: --%s: expected %g to %g seconds\n", prog,
-			name, lo, hi);
+		fprintf(stderr, "%s: --%s: expected %g to %g%s\n", prog, name,
+			lo, hi, unit);
 		return -EINVAL;
 	}
 	*ret = v;
 	return 0;
+}
+
+int load_parse_number(const char *prog, const char *name, const char *s,
+		      double lo, double hi, double *ret)
+{
+	return parse_double(prog, name, s, lo, hi, "", ret);
+}
+
+int load_parse_seconds(const char *prog, const char *name, const char *s,
+		       double lo, double hi, double *ret)
+{
+	return parse_double(prog, name, s, lo, hi, " seconds", ret);
 }

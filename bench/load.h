@@ -8,7 +8,8 @@
  * warm-up and keeping latencies in a log-linear histogram (under 1% error,
  * bounded memory) per thread, merged at the end. So both take from here:
  * the clock, the histogram and its counters (struct load_stats), option
- * parsing, and the baton-intake client itself (struct load_client: one
+ * parsing (which the other bench programs use too), and the baton-intake
+ * client itself (struct load_client: one
  * DEALER per thread, valid `report` bodies of about 300 bytes, every answer
  * decoded and matched to its request by id).
  */
@@ -120,11 +121,16 @@ void *load_client_main(void *arg);
 void load_client_free(struct load_client *c);
 
 /*
- * Parse --name's value s into *ret, lo to hi; print "prog: --name: ..."
- * and return -EINVAL if it is not one.
+ * Parse --name's value s into *ret, lo to hi; print "prog: --name:
+ * expected lo to hi" (load_parse_seconds: "... seconds") and return
+ * -EINVAL if it is not one. Every bench program parses its numbers here.
  */
 int load_parse_uint(const char *prog, const char *name, const char *s,
 		    unsigned lo, unsigned hi, unsigned *ret);
+int load_parse_u64(const char *prog, const char *name, const char *s,
+		   uint64_t lo, uint64_t hi, uint64_t *ret);
+int load_parse_number(const char *prog, const char *name, const char *s,
+		      double lo, double hi, double *ret);
 int load_parse_seconds(const char *prog, const char *name, const char *s,
 		       double lo, double hi, double *ret);
 

@@ -60,7 +60,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -73,12 +72,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/un.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -89,6 +84,8 @@
 #include "outbox.h"
 #include "store.h"
 
+#include "harness.h"
+#include "load.h"
 #include "sinks.h"
 
 #define MAX_BACKLOG	1000000
@@ -104,14 +101,17 @@
 #define STOP_WAIT_NS	INT64_C(20000000000)	/* SIGTERM, then SIGKILL */
 #define ACK_DRAIN_NS	INT64_C(5000000000)	/* after the last send */
 #define FEED_QUIET_NS	INT64_C(3000000000)	/* no alert for that long */
-#define SOCK_PATH_MAX	100
+#define KILL_WAIT_NS	INT64_C(5000000000)	/* bench-sinks, at the end */
 #define NS		INT64_C(1000000000)
+#define PROG		"bench-notify"
 
 extern char **environ;
 
 enum { D_INTAKE, D_ROUTER, D_DEADLINE, D_NOTIFY, ND };
 static const char *const dnames[ND] = { "intake", "router", "deadline",
 					"notify" };
+static const char *const dbins[ND] = { "baton-intake", "baton-router",
+				       "baton-deadline", "baton-notify" };
 
 enum run { RUN_WEBHOOK, RUN_EMAIL, RUN_BOTH, RUN_LATENCY, NRUNS };
 static const char *const run_names[NRUNS] = { "webhook", "email", "both",
@@ -137,16 +137,11 @@ struct options {
 };
 
 struct daemon {
-	const char *name;
+	struct harness_daemon h;	/* its process and notify socket */
+	const char *name;	/* "intake": its state directory */
 	char bin[PATH_MAX];
 	char conf[PATH_MAX];	/* "": the run's baton.conf */
 	char log[PATH_MAX];
-	char notify_path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-	int notify_fd;
-	pid_t pid;
-	int64_t exec_ns, ready_ns;
-	int exit_status;
-	char status[256];
 	struct store *st;	/* its LMDB, read-only, once it exists */
 };
 
@@ -171,7 +166,7 @@ struct sinks_proc {
 
 struct bench {
 	const struct options *opt;
-	char dir[PATH_MAX];
+	char dir[HARNESS_DIR_MAX];
 	char build[PATH_MAX];
 	char loadavg[64];
 	void *zctx;
@@ -194,14 +189,6 @@ static void on_signal(int sig)
 	interrupted = sig;
 }
 
-static int64_t mono_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * NS + ts.tv_nsec;
-}
-
 static double secs(int64_t ns)
 {
 	return (double)ns / 1e9;
@@ -210,30 +197,6 @@ static double secs(int64_t ns)
 static double msec(int64_t ns)
 {
 	return (double)ns / 1e6;
-}
-
-/* The CPU time of a process so far (user + system), in seconds. */
-static double cpu_seconds(pid_t pid)
-{
-	char path[64], buf[1024], *p;
-	unsigned long long ut, st;
-	FILE *f;
-	size_t n;
-
-	if (pid <= 0)
-		return 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u "
-			 "%llu %llu", &ut, &st) != 2)
-		return 0;
-	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /*
@@ -276,215 +239,18 @@ static int pathf(char *buf, size_t size, const char *fmt, ...)
 	return n < 0 || (size_t)n >= size ? -ENAMETOOLONG : 0;
 }
 
-static int rm_entry(const char *p, const struct stat *sb, int flag,
-		    struct FTW *ftw)
-{
-	return remove(p);
-}
-
-static int write_file(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "we");
-
-	if (!f)
-		return -errno;
-	fputs(text, f);
-	if (fclose(f) != 0)
-		return -errno;
-	return 0;
-}
-
 /* ---- the daemons ---- */
 
-/* Their environment: ours, minus systemd's, plus NOTIFY_SOCKET. */
-static char **daemon_env(const struct daemon *d, char *notify, size_t size)
-{
-	static const char *drop[] = {
-		"NOTIFY_SOCKET=", "JOURNAL_STREAM=", "WATCHDOG_USEC=",
-		"WATCHDOG_PID=", "LISTEN_FDS=", "LISTEN_PID=",
-	};
-	size_t n = 0, k = 0;
-	char **env;
-
-	while (environ[n])
-		n++;
-	env = calloc(n + 2, sizeof(*env));
-	if (!env)
-		return NULL;
-	for (size_t i = 0; i < n; i++) {
-		bool keep = true;
-
-		for (size_t j = 0; j < sizeof(drop) / sizeof(drop[0]); j++)
-			if (strncmp(environ[i], drop[j], strlen(drop[j])) == 0)
-				keep = false;
-		if (keep)
-			env[k++] = environ[i];
-	}
-	snprintf(notify, size, "NOTIFY_SOCKET=%s", d->notify_path);
-	env[k++] = notify;
-	env[k] = NULL;
-	return env;
-}
-
-static int open_notify(struct daemon *d, const char *dir)
-{
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-
-	if (pathf(d->notify_path, sizeof(d->notify_path), "%s/%s.sd", dir,
-		  d->name) < 0)
-		return -ENAMETOOLONG;
-	memcpy(sa.sun_path, d->notify_path, strlen(d->notify_path) + 1);
-	d->notify_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC |
-			      SOCK_NONBLOCK, 0);
-	if (d->notify_fd < 0)
-		return -errno;
-	if (bind(d->notify_fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return -errno;
-	return 0;
-}
-
-/*
- * Start a daemon on the run's configuration, stderr to its log (or
- * log_path). Only async-signal-safe calls between fork() and exec: this
- * process has ZeroMQ's threads.
- */
+/* Start a daemon on the run's configuration, output to its log or log_path. */
 static int daemon_start(struct env *e, struct daemon *d, const char *log_path)
 {
-	char notify[sizeof(d->notify_path) + 16];
-	char *argv[] = { d->bin, "-c", d->conf[0] ? d->conf : e->conf_path,
-			 NULL };
-	char **env = daemon_env(d, notify, sizeof(notify));
-	pid_t parent = getpid();
-	int out, null;
-
-	if (!env)
-		return -ENOMEM;
-	out = open(log_path ? log_path : d->log,
-		   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	if (out < 0 || null < 0) {
-		int r = -errno;
-
-		if (out >= 0)
-			close(out);
-		if (null >= 0)
-			close(null);
-		free(env);
-		return r;
-	}
-	d->ready_ns = 0;
-	d->status[0] = '\0';
-	d->pid = fork();
-	if (d->pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(null, 0);
-		dup2(out, 1);
-		dup2(out, 2);
-		close_range(3, ~0U, 0);
-		execve(argv[0], argv, env);
-		_exit(127);
-	}
-	d->exec_ns = mono_ns();
-	if (d->pid > 0)
-		setpgid(d->pid, d->pid);
-	close(out);
-	close(null);
-	free(env);
-	if (d->pid < 0) {
-		d->pid = 0;
-		return -errno;
-	}
-	return 0;
-}
-
-static const char *exit_text(int st, char *buf, size_t size)
-{
-	if (WIFEXITED(st))
-		snprintf(buf, size, "exit status %d", WEXITSTATUS(st));
-	else if (WIFSIGNALED(st))
-		snprintf(buf, size, "killed by signal %d", WTERMSIG(st));
-	else
-		snprintf(buf, size, "wait status %d", st);
-	return buf;
-}
-
-static bool daemon_gone(struct daemon *d)
-{
-	int st;
-
-	if (d->pid <= 0)
-		return true;
-	if (waitpid(d->pid, &st, WNOHANG) != d->pid)
-		return false;
-	d->exit_status = st;
-	d->pid = 0;
-	return true;
-}
-
-/* SIGTERM, wait, SIGKILL after STOP_WAIT_NS. 0 if it exited with 0. */
-static int daemon_stop(struct daemon *d)
-{
-	int64_t start = mono_ns();
-	char text[64];
-
-	if (d->pid <= 0)
-		return 0;
-	kill(-d->pid, SIGTERM);
-	while (!daemon_gone(d)) {
-		if (mono_ns() - start > STOP_WAIT_NS) {
-			kill(-d->pid, SIGKILL);
-			waitpid(d->pid, &d->exit_status, 0);
-			d->pid = 0;
-			fprintf(stderr, "bench-notify: baton-%s did not stop "
-				"in %.0f s: killed\n", d->name,
-				secs(STOP_WAIT_NS));
-			return -EIO;
-		}
-		usleep(2000);
-	}
-	if (!WIFEXITED(d->exit_status) || WEXITSTATUS(d->exit_status) != 0) {
-		fprintf(stderr, "bench-notify: baton-%s stopped with %s\n",
-			d->name, exit_text(d->exit_status, text,
-					   sizeof(text)));
-		return -EIO;
-	}
-	return 0;
+	return harness_start(&d->h, d->bin, d->conf[0] ? d->conf : e->conf_path,
+			     log_path ? log_path : d->log);
 }
 
 static void show_log(const struct daemon *d)
 {
-	char cmd[PATH_MAX + 32];
-
-	fprintf(stderr, "bench-notify: the end of %s:\n", d->log);
-	snprintf(cmd, sizeof(cmd), "tail -n 15 '%s' >&2", d->log);
-	if (system(cmd) != 0)
-		fprintf(stderr, "(could not read it)\n");
-}
-
-/* Read what the daemon told systemd; an unread socket would fill. */
-static void read_notify(struct daemon *d, int64_t now)
-{
-	char buf[4096];
-	ssize_t n;
-
-	if (d->notify_fd < 0)
-		return;
-	while ((n = recv(d->notify_fd, buf, sizeof(buf) - 1, 0)) > 0) {
-		char *save = NULL;
-
-		buf[n] = '\0';
-		for (char *line = strtok_r(buf, "\n", &save); line;
-		     line = strtok_r(NULL, "\n", &save)) {
-			if (strcmp(line, "READY=1") == 0 && !d->ready_ns)
-				d->ready_ns = now;
-			else if (strncmp(line, "STATUS=", 7) == 0)
-				snprintf(d->status, sizeof(d->status), "%s",
-					 line + 7);
-		}
-	}
+	harness_show_log(PROG, d->log, 15);
 }
 
 /*
@@ -493,7 +259,7 @@ static void read_notify(struct daemon *d, int64_t now)
  */
 static int env_pump(struct env *e)
 {
-	int64_t now = mono_ns();
+	int64_t now = load_now_ns();
 	char text[64];
 
 	if (interrupted)
@@ -501,11 +267,12 @@ static int env_pump(struct env *e)
 	for (int i = 0; i < ND; i++) {
 		struct daemon *d = &e->d[i];
 
-		read_notify(d, now);
-		if (d->pid > 0 && daemon_gone(d)) {
+		harness_read_notify(&d->h, now);
+		if (d->h.pid > 0 && harness_gone(&d->h)) {
 			fprintf(stderr, "bench-notify: baton-%s exited: %s\n",
-				d->name, exit_text(d->exit_status, text,
-						   sizeof(text)));
+				d->name,
+				harness_exit_text(d->h.exit_status, text,
+						  sizeof(text)));
 			show_log(d);
 			return -ECHILD;
 		}
@@ -519,7 +286,7 @@ static void env_wait(struct env *e, int ms)
 	struct pollfd p[ND];
 
 	for (int i = 0; i < ND; i++)
-		p[i] = (struct pollfd){ .fd = e->d[i].notify_fd,
+		p[i] = (struct pollfd){ .fd = e->d[i].h.notify_fd,
 					.events = POLLIN };
 	poll(p, ND, ms);
 }
@@ -529,11 +296,11 @@ static int wait_ready(struct env *e, int which, int64_t deadline)
 	struct daemon *d = &e->d[which];
 	int r;
 
-	while (!d->ready_ns) {
+	while (!d->h.ready_ns) {
 		r = env_pump(e);
 		if (r < 0)
 			return r;
-		if (mono_ns() > deadline) {
+		if (load_now_ns() > deadline) {
 			fprintf(stderr, "bench-notify: baton-%s: no READY=1\n",
 				d->name);
 			show_log(d);
@@ -766,7 +533,7 @@ static int write_conf(const struct env *e, const char *name, enum run run,
 	if (r == 0)
 		r = pathf(path, size, "%s/%s", d, name);
 	if (r == 0)
-		r = write_file(path, text);
+		r = harness_write_file(path, text);
 	return r;
 }
 
@@ -786,8 +553,8 @@ static int env_create(struct bench *b, enum run run, unsigned dests,
 	if (!e)
 		return -ENOMEM;
 	for (int i = 0; i < ND; i++) {
+		harness_daemon_init(&e->d[i].h, PROG, dbins[i]);
 		e->d[i].name = dnames[i];
-		e->d[i].notify_fd = -1;
 	}
 	b->env = e;
 	r = pathf(e->dir, sizeof(e->dir), "%s/%s", b->dir, run_names[run]);
@@ -798,13 +565,13 @@ static int env_create(struct bench *b, enum run run, unsigned dests,
 	routes_text(dests, text, sizeof(text));
 	r = pathf(path, sizeof(path), "%s/routes.conf", e->dir);
 	if (r == 0)
-		r = write_file(path, text);
+		r = harness_write_file(path, text);
 	if (r < 0)
 		return r;
 	agencies_text(b, run, dests, text, sizeof(text));
 	r = pathf(path, sizeof(path), "%s/agencies.conf", e->dir);
 	if (r == 0)
-		r = write_file(path, text);
+		r = harness_write_file(path, text);
 	if (r < 0)
 		return r;
 	if (run == RUN_EMAIL || run == RUN_BOTH)
@@ -839,7 +606,10 @@ static int env_create(struct bench *b, enum run run, unsigned dests,
 			r = pathf(d->log, sizeof(d->log), "%s/%s.log", e->dir,
 				  d->name);
 		if (r == 0)
-			r = open_notify(d, e->dir);
+			r = pathf(path, sizeof(path), "%s/%s.sd", e->dir,
+				  d->name);
+		if (r == 0)
+			r = harness_notify_open(&d->h, path);
 		if (r < 0)
 			return r;
 	}
@@ -855,18 +625,17 @@ static int env_free(struct bench *b, struct env *e)
 	if (!e)
 		return 0;
 	for (int i = ND - 1; i >= 0; i--)
-		if (daemon_stop(&e->d[i]) < 0) {
+		if (harness_stop(&e->d[i].h, STOP_WAIT_NS, NULL) < 0) {
 			show_log(&e->d[i]);
 			r = -EIO;
 		}
 	for (int i = 0; i < ND; i++) {
 		store_close(e->d[i].st);
-		if (e->d[i].notify_fd >= 0)
-			close(e->d[i].notify_fd);
+		harness_daemon_close(&e->d[i].h, STOP_WAIT_NS);
 	}
 	config_free(e->conf);
 	if (e->dir[0] && !b->opt->keep)
-		nftw(e->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rmtree(e->dir);
 	free(e);
 	b->env = NULL;
 	return r;
@@ -905,9 +674,8 @@ static int sinks_start(struct bench *b, enum run run)
 	char *argv[2 * MAX_DESTS + 8], line[256], *at;
 	unsigned argc = 0;
 	size_t len = 0;
-	pid_t parent = getpid();
-	int pipefd[2], fd;
-	int64_t deadline = mono_ns() + 10 * NS;
+	int pipefd[2], fd, r;
+	int64_t deadline = load_now_ns() + 10 * NS;
 	void *p;
 
 	if (pathf(s->stats_path, sizeof(s->stats_path), "%s/sinks-%s.stats",
@@ -925,31 +693,20 @@ static int sinks_start(struct bench *b, enum run run)
 	argv[argc] = NULL;
 	if (pipe2(pipefd, O_CLOEXEC) < 0)
 		return -errno;
-	s->pid = fork();
-	if (s->pid == 0) {
-		setpgid(0, 0);
-		prctl(PR_SET_PDEATHSIG, SIGKILL);
-		if (getppid() != parent)
-			_exit(127);
-		dup2(pipefd[1], 1);
-		close_range(3, ~0U, 0);
-		execv(argv[0], argv);
-		_exit(127);
-	}
+	r = harness_spawn(argv, environ, -1, pipefd[1], -1, &s->pid);
 	close(pipefd[1]);
-	if (s->pid < 0) {
+	if (r < 0) {
 		s->pid = 0;
 		close(pipefd[0]);
-		return -errno;
+		return r;
 	}
-	setpgid(s->pid, s->pid);
 	s->out_fd = pipefd[0];
 	/* "bench-sinks http=PORT smtp=PORT" once both listen. */
 	while (!memchr(line, '\n', len)) {
 		struct pollfd pf = { .fd = s->out_fd, .events = POLLIN };
 		ssize_t n;
 
-		if (interrupted || mono_ns() > deadline ||
+		if (interrupted || load_now_ns() > deadline ||
 		    len == sizeof(line) - 1)
 			return -ETIMEDOUT;
 		if (poll(&pf, 1, POLL_MS) <= 0)
@@ -990,19 +747,8 @@ static void sinks_stop(struct bench *b)
 	struct sinks_proc *s = &b->sinks;
 
 	if (s->pid > 0) {
-		kill(-s->pid, SIGTERM);
-		for (int i = 0; i < 500; i++) {
-			if (waitpid(s->pid, NULL, WNOHANG) == s->pid) {
-				s->pid = 0;
-				break;
-			}
-			usleep(10000);
-		}
-		if (s->pid > 0) {
-			kill(-s->pid, SIGKILL);
-			waitpid(s->pid, NULL, 0);
-			s->pid = 0;
-		}
+		harness_kill(s->pid, KILL_WAIT_NS);
+		s->pid = 0;
 	}
 	if (s->st)
 		munmap(s->st, sizeof(*s->st));
@@ -1164,7 +910,7 @@ static int submit_backlog(struct bench *b, struct env *e, uint64_t n,
 		}
 		if (r < 0)
 			break;
-		if (mono_ns() > deadline) {
+		if (load_now_ns() > deadline) {
 			fprintf(stderr, "bench-notify: %" PRIu64 " of %" PRIu64
 				" reports acknowledged in time\n", acked, n);
 			r = -ETIMEDOUT;
@@ -1215,7 +961,7 @@ static int wait_routed(struct env *e, uint64_t seq, uint64_t *router_last,
 		    read_seqs(e, D_DEADLINE, "router", &dl, NULL) == 0 &&
 		    dl >= *router_last)
 			return 0;
-		if (mono_ns() > deadline) {
+		if (load_now_ns() > deadline) {
 			fprintf(stderr, "bench-notify: the router applied %"
 				PRIu64 " of %" PRIu64 ", the deadline daemon "
 				"%" PRIu64 " of %" PRIu64 " in time\n",
@@ -1253,7 +999,7 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 {
 	static const int first[] = { D_INTAKE, D_ROUTER, D_DEADLINE };
 	const struct options *o = b->opt;
-	int64_t deadline = mono_ns() + (int64_t)(o->timeout * 1e9);
+	int64_t deadline = load_now_ns() + (int64_t)(o->timeout * 1e9);
 	uint64_t max_seq = 0, router_last = 0, applied = 0, due = 1;
 	uint64_t h0, m0, r0, hr0, mr0, ch0, cm0;
 	int64_t t0, exec, next_store = 0, next_sample;
@@ -1288,15 +1034,15 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 	printf("%s: submitting %" PRIu64 " reports...\n", run_names[run],
 	       o->backlog);
 	fflush(stdout);
-	t0 = mono_ns();
+	t0 = load_now_ns();
 	r = submit_backlog(b, e, o->backlog, &max_seq, deadline);
 	if (r < 0)
 		return r;
-	res->submit_s = secs(mono_ns() - t0);
+	res->submit_s = secs(load_now_ns() - t0);
 	r = wait_routed(e, max_seq, &router_last, deadline);
 	if (r < 0)
 		return r;
-	res->route_s = secs(mono_ns() - t0);
+	res->route_s = secs(load_now_ns() - t0);
 
 	/* 2. baton-notify on it. */
 	h0 = SINK(b, http_requests);
@@ -1306,7 +1052,7 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 	mr0 = SINK(b, smtp_refused);
 	ch0 = SINK(b, conns_http);
 	cm0 = SINK(b, conns_smtp);
-	sinks_cpu0 = cpu_seconds(b->sinks.pid);
+	sinks_cpu0 = harness_cpu_seconds(b->sinks.pid);
 	printf("%s: %" PRIu64 " tasks routed in %.2f s; starting "
 	       "baton-notify...\n", run_names[run], router_last,
 	       res->route_s);
@@ -1314,7 +1060,7 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 	r = daemon_start(e, nd, o->notify_log);
 	if (r < 0)
 		return r;
-	exec = nd->exec_ns;
+	exec = nd->h.exec_ns;
 	next_sample = exec + NS;
 	for (;;) {
 		int64_t now;
@@ -1323,9 +1069,9 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 		r = env_pump(e);
 		if (r < 0)
 			return r;
-		now = mono_ns();
-		if (nd->ready_ns && !res->ready_ns)
-			res->ready_ns = nd->ready_ns - exec;
+		now = load_now_ns();
+		if (nd->h.ready_ns && !res->ready_ns)
+			res->ready_ns = nd->h.ready_ns - exec;
 		h = SINK(b, http_requests) - h0;
 		m = SINK(b, smtp_messages) - m0;
 		if (res->hook && !res->hook_done_ns && h >= o->backlog)
@@ -1360,14 +1106,14 @@ static int run_throughput(struct bench *b, enum run run, struct tp_result *res)
 				" of %" PRIu64 ", %" PRIu64 " due (notify "
 				"says: %s)\n", run_names[run], h, m,
 				o->backlog, applied, router_last, due,
-				nd->status);
+				nd->h.status);
 			show_log(nd);
 			return -ETIMEDOUT;
 		}
 		env_wait(e, POLL_MS);
 	}
-	res->notify_cpu = cpu_seconds(nd->pid);
-	res->sinks_cpu = cpu_seconds(b->sinks.pid) - sinks_cpu0;
+	res->notify_cpu = harness_cpu_seconds(nd->h.pid);
+	res->sinks_cpu = harness_cpu_seconds(b->sinks.pid) - sinks_cpu0;
 	res->hooks = SINK(b, http_requests) - h0;
 	res->mails = SINK(b, smtp_messages) - m0;
 	res->rcpts = SINK(b, smtp_recipients) - r0;
@@ -1477,7 +1223,7 @@ static int recv_parts(void *sock, zmq_msg_t part[3], int *n, int64_t *at)
 			return *n == 0 ? -1 : 0;
 		}
 		if (*n == 0)
-			*at = mono_ns();
+			*at = load_now_ns();
 		zmq_getsockopt(sock, ZMQ_RCVMORE, &more, &sz);
 		if (p == &extra)
 			zmq_msg_close(p);
@@ -1627,7 +1373,7 @@ static void drain_answers(struct sender *s)
 	zmq_msg_init(&msg);
 	for (unsigned i = 0; i < s->n; i++) {
 		while (zmq_msg_recv(&msg, s->socks[i], ZMQ_DONTWAIT) >= 0) {
-			int64_t at = mono_ns();
+			int64_t at = load_now_ns();
 			uint64_t k, seq;
 			int a = answer(&s->rp, zmq_msg_data(&msg),
 				       zmq_msg_size(&msg), &k, &seq);
@@ -1653,7 +1399,7 @@ static int send_report(struct sender *s, uint64_t k)
 	void *sock = s->socks[k % s->n];
 
 	report_set(&s->rp, k);
-	s->sent_ns[k] = mono_ns();
+	s->sent_ns[k] = load_now_ns();
 	if (zmq_send(sock, s->rp.buf, s->rp.len, ZMQ_DONTWAIT) < 0) {
 		s->sent_ns[k] = 0;
 		return -errno;
@@ -1670,7 +1416,7 @@ static int send_report(struct sender *s, uint64_t k)
 static void sender_wait(struct sender *s, int64_t until_ns)
 {
 	struct pollfd p[MAX_CLIENTS];
-	int64_t left = until_ns - mono_ns();
+	int64_t left = until_ns - load_now_ns();
 	struct timespec ts;
 	unsigned n = 0;
 
@@ -1741,7 +1487,7 @@ static int run_latency(struct bench *b, struct lat_result *res)
 {
 	static const int all[] = { D_INTAKE, D_ROUTER, D_DEADLINE, D_NOTIFY };
 	const struct options *o = b->opt;
-	int64_t deadline = mono_ns() + (int64_t)(o->timeout * 1e9);
+	int64_t deadline = load_now_ns() + (int64_t)(o->timeout * 1e9);
 	int64_t t0, t_measure, t_end, last_feed, next_pump, *lat = NULL;
 	struct sender s = { 0 };
 	struct feed f = { 0 };
@@ -1815,7 +1561,7 @@ static int run_latency(struct bench *b, struct lat_result *res)
 	 * are past the run's, so they never count.
 	 */
 	for (res->probes = 1; res->probes <= PROBES_MAX; res->probes++) {
-		int64_t until = mono_ns() + NS;
+		int64_t until = load_now_ns() + NS;
 		bool seen = false;
 
 		report_set(&s.rp, 900000000000 + res->probes);
@@ -1823,7 +1569,7 @@ static int run_latency(struct bench *b, struct lat_result *res)
 			r = -errno;
 			goto out;
 		}
-		while (!seen && mono_ns() < until) {
+		while (!seen && load_now_ns() < until) {
 			zmq_msg_t msg;
 			zmq_pollitem_t it = { .socket = s.socks[0],
 					      .events = ZMQ_POLLIN };
@@ -1873,7 +1619,7 @@ static int run_latency(struct bench *b, struct lat_result *res)
 	fflush(stdout);
 
 	/* The run: report k is due at t0 + (k - 1) / rate, whatever else. */
-	t0 = mono_ns() + 2000000;
+	t0 = load_now_ns() + 2000000;
 	t_measure = t0 + (int64_t)(o->warmup * 1e9);
 	t_end = t0 + (int64_t)((double)s.total * 1e9 / o->rate);
 	for (k = 1; k <= s.total; k++)
@@ -1882,13 +1628,13 @@ static int run_latency(struct bench *b, struct lat_result *res)
 	k = 1;
 	next_pump = 0;
 	while (k <= s.total) {
-		int64_t now = mono_ns();
+		int64_t now = load_now_ns();
 		unsigned burst = 0;
 
 		if (!cpu_taken && now >= t_measure) {
 			for (int i = 0; i < ND; i++)
-				cpu0[i] = cpu_seconds(e->d[i].pid);
-			self0 = cpu_seconds(getpid());
+				cpu0[i] = harness_cpu_seconds(e->d[i].h.pid);
+			self0 = harness_cpu_seconds(getpid());
 			machine0 = machine_busy_seconds();
 			cpu_taken = true;
 		}
@@ -1919,31 +1665,31 @@ static int run_latency(struct bench *b, struct lat_result *res)
 			sender_wait(&s, s.sched_ns[k]);
 	}
 	for (int i = 0; i < ND; i++)
-		res->cpu[i] = cpu_seconds(e->d[i].pid) - cpu0[i];
-	res->cpu_self = cpu_seconds(getpid()) - self0;
+		res->cpu[i] = harness_cpu_seconds(e->d[i].h.pid) - cpu0[i];
+	res->cpu_self = harness_cpu_seconds(getpid()) - self0;
 	res->cpu_machine = machine_busy_seconds() - machine0;
-	res->window_s = secs(mono_ns() - t_measure);
+	res->window_s = secs(load_now_ns() - t_measure);
 
 	/* Every answer, then every alert (or none for FEED_QUIET_NS). */
-	while (s.acked + s.nacked < s.sent && mono_ns() < t_end +
+	while (s.acked + s.nacked < s.sent && load_now_ns() < t_end +
 	       ACK_DRAIN_NS) {
 		drain_answers(&s);
 		r = env_pump(e);
 		if (r < 0)
 			goto out;
-		sender_wait(&s, mono_ns() + POLL_MS * INT64_C(1000000));
+		sender_wait(&s, load_now_ns() + POLL_MS * INT64_C(1000000));
 	}
-	last_feed = mono_ns();
+	last_feed = load_now_ns();
 	for (;;) {
 		uint64_t got = __atomic_load_n(&f.received, __ATOMIC_RELAXED);
 
 		if (got != last_received) {
 			last_received = got;
-			last_feed = mono_ns();
+			last_feed = load_now_ns();
 		}
 		if (got >= s.acked + res->probes ||
-		    mono_ns() - last_feed > FEED_QUIET_NS ||
-		    mono_ns() > deadline)
+		    load_now_ns() - last_feed > FEED_QUIET_NS ||
+		    load_now_ns() > deadline)
 			break;
 		r = env_pump(e);
 		if (r < 0)
@@ -2319,21 +2065,6 @@ static void usage(FILE *f)
 "was met (the results say); 1 otherwise.\n");
 }
 
-static int parse_num(const char *name, const char *s, double lo, double hi,
-		     double *ret)
-{
-	char *end;
-	double v = strtod(s, &end);
-
-	if (end == s || *end || !(v >= lo && v <= hi)) {
-		fprintf(stderr, "bench-notify: --%s: expected %g to %g\n",
-			name, lo, hi);
-		return -EINVAL;
-	}
-	*ret = v;
-	return 0;
-}
-
 static int parse_runs(const char *s, bool *runs)
 {
 	char buf[128], *save = NULL;
@@ -2385,29 +2116,35 @@ static int parse_options(int argc, char **argv, struct options *o)
 	while (r == 0 && (c = getopt_long(argc, argv, "Dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'n':
-			r = parse_num("backlog", optarg, 1, MAX_BACKLOG, &v);
+			r = load_parse_number(PROG, "backlog", optarg, 1,
+					      MAX_BACKLOG, &v);
 			o->backlog = (uint64_t)v;
 			break;
 		case 'k':
-			r = parse_num("window", optarg, 1, 10000, &v);
+			r = load_parse_number(PROG, "window", optarg, 1, 10000,
+					      &v);
 			o->window = (unsigned)v;
 			break;
 		case 'K':
-			r = parse_num("destinations", optarg, 1, MAX_DESTS, &v);
+			r = load_parse_number(PROG, "destinations", optarg, 1,
+					      MAX_DESTS, &v);
 			o->dests = (unsigned)v;
 			break;
 		case 'r':
-			r = parse_num("rate", optarg, 1, 200000, &o->rate);
+			r = load_parse_number(PROG, "rate", optarg, 1, 200000,
+					      &o->rate);
 			break;
 		case 's':
-			r = parse_num("seconds", optarg, 0.1, 600,
+			r = load_parse_number(PROG, "seconds", optarg, 0.1, 600,
 				      &o->seconds);
 			break;
 		case 'w':
-			r = parse_num("warmup", optarg, 0, 60, &o->warmup);
+			r = load_parse_number(PROG, "warmup", optarg, 0, 60,
+					      &o->warmup);
 			break;
 		case 'c':
-			r = parse_num("clients", optarg, 1, MAX_CLIENTS, &v);
+			r = load_parse_number(PROG, "clients", optarg, 1,
+					      MAX_CLIENTS, &v);
 			o->clients = (unsigned)v;
 			break;
 		case 'R':
@@ -2432,7 +2169,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->samples = optarg;
 			break;
 		case 't':
-			r = parse_num("timeout", optarg, 1, 7200, &o->timeout);
+			r = load_parse_number(PROG, "timeout", optarg, 1, 7200,
+					      &o->timeout);
 			break;
 		case 'D':
 			o->keep = true;
@@ -2461,23 +2199,20 @@ static int parse_options(int argc, char **argv, struct options *o)
 static int find_build(struct bench *b)
 {
 	char self[PATH_MAX], *slash;
-	ssize_t n;
+	int r;
 
 	if (b->opt->build) {
 		if (!realpath(b->opt->build, b->build))
 			return -errno;
 		return 0;
 	}
-	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	if (n < 0)
-		return -errno;
-	self[n] = '\0';
-	for (int i = 0; i < 2; i++) {
-		slash = strrchr(self, '/');
-		if (!slash)
-			return -ENOENT;
-		*slash = '\0';
-	}
+	r = harness_exe_dir(self, sizeof(self));
+	if (r < 0)
+		return r;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return -ENOENT;
+	*slash = '\0';
 	snprintf(b->build, sizeof(b->build), "%s", self);
 	return 0;
 }
@@ -2493,7 +2228,7 @@ static void cleanup(struct bench *b)
 	if (b->opt->keep)
 		fprintf(stderr, "bench-notify: kept %s\n", b->dir);
 	else
-		nftw(b->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+		harness_rmtree(b->dir);
 }
 
 int main(int argc, char **argv)
@@ -2504,13 +2239,10 @@ int main(int argc, char **argv)
 		.warmup = 1, .clients = 4, .timeout = 600,
 		.runs = { true, true, true, true },
 	};
-	struct sigaction sa = { .sa_handler = on_signal };
 	struct bench b = { .opt = &opt, .sinks = { .out_fd = -1 } };
 	static struct tp_result tp[RUN_LATENCY];
 	struct lat_result lat = { 0 };
-	const char *tmp;
 	bool any = false;
-	FILE *f;
 	int r = 0;
 
 	if (parse_options(argc, argv, &opt) < 0)
@@ -2535,31 +2267,11 @@ int main(int argc, char **argv)
 		fprintf(stderr, "bench-notify: %s: not built\n", b.sinks.bin);
 		return 1;
 	}
-	tmp = opt.dir ? opt.dir : getenv("TMPDIR");
-	snprintf(b.dir, sizeof(b.dir), "%s/bench-notify.XXXXXX",
-		 tmp && *tmp ? tmp : "/tmp");
-	if (strlen(b.dir) + strlen("/latency/deadline.replay") >
-	    SOCK_PATH_MAX) {
-		fprintf(stderr, "bench-notify: %s: too long for ipc:// "
-			"sockets; say --dir with a shorter one\n", b.dir);
+	if (harness_mkdtemp(PROG, opt.dir, "/latency/deadline.replay", b.dir,
+			    sizeof(b.dir)) < 0)
 		return 1;
-	}
-	if (!mkdtemp(b.dir)) {
-		fprintf(stderr, "bench-notify: mkdtemp %s: %s\n", b.dir,
-			strerror(errno));
-		return 1;
-	}
-	/* No SA_RESTART: a signal ends a poll or a sleep at once. */
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	f = fopen("/proc/loadavg", "re");
-	if (!f || !fgets(b.loadavg, sizeof(b.loadavg), f))
-		snprintf(b.loadavg, sizeof(b.loadavg), "unknown");
-	if (f)
-		fclose(f);
-	b.loadavg[strcspn(b.loadavg, " ")] = '\0';
+	harness_signals(on_signal);
+	harness_loadavg(b.loadavg, sizeof(b.loadavg));
 
 	b.zctx = zmq_ctx_new();
 	if (!b.zctx) {

@@ -48,6 +48,10 @@
 #include "msg.h"
 #include "route.h"
 
+#include "load.h"
+
+#define PROG	"bench-route"
+
 #define NLOCALITIES	64	/* the first five have real names */
 #define NAGENCIES	96	/* reporting agencies the rules name */
 #define LIST_LEN	5	/* localities or agencies in one rule's list */
@@ -395,7 +399,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long v;
 	char *end;
 	int c;
 
@@ -403,31 +406,19 @@ static int parse_options(int argc, char **argv, struct options *o)
 		errno = 0;
 		switch (c) {
 		case 'r':
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v < 60 || v > ROUTE_MAX_RULES) {
-				fprintf(stderr, "bench-route: --rules: expected "
-					"60 to %d\n", ROUTE_MAX_RULES);
+			if (load_parse_uint(PROG, "rules", optarg, 60,
+					    ROUTE_MAX_RULES, &o->rules) < 0)
 				return -EINVAL;
-			}
-			o->rules = (unsigned)v;
 			break;
 		case 'n':
-			v = strtoul(optarg, &end, 10);
-			if (errno || *end || v < 1 || v > 1000000) {
-				fprintf(stderr, "bench-route: --reports: "
-					"expected 1 to 1000000\n");
+			if (load_parse_uint(PROG, "reports", optarg, 1, 1000000,
+					    &o->reports) < 0)
 				return -EINVAL;
-			}
-			o->reports = (unsigned)v;
 			break;
 		case 's':
-			o->seconds = strtod(optarg, &end);
-			if (end == optarg || *end ||
-			    !(o->seconds >= 0.01 && o->seconds <= 600)) {
-				fprintf(stderr, "bench-route: --seconds: "
-					"expected 0.01 to 600\n");
+			if (load_parse_number(PROG, "seconds", optarg, 0.01,
+					      600, &o->seconds) < 0)
 				return -EINVAL;
-			}
 			break;
 		case 'x':
 			o->seed = strtoull(optarg, &end, 0);
