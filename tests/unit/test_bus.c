@@ -1005,6 +1005,27 @@ static void test_subscriber_catches_up_at_once(void **state)
 }
 
 /*
+ * A publisher with 10 events stored, and a subscriber that has applied
+ * them by replay but listens live to a PUB socket of the test's own
+ * (returned), which sends only what the test chooses. *r: its recorder.
+ */
+static void *fake_publisher(struct fixture *fx, struct recorder **r)
+{
+	char fake_ep[PATH_MAX];
+	void *fake;
+
+	new_pub(fx);
+	publish(fx, 1, 10, 0, 10);
+	snprintf(fake_ep, sizeof fake_ep, "ipc://%s/fake-pub", fx->dir);
+	fake = raw_socket(fx, ZMQ_PUB, fake_ep, true);
+	fx->sst = open_store(fx, "sub", 0);
+	*r = new_recorder(fx);
+	new_sub(fx, *r, fake_ep);
+	run_until_applied(fx, 10, 8000);
+	return fake;
+}
+
+/*
  * Events that never reached the subscriber live are fetched by replay as
  * soon as a later live event shows the gap, or a heartbeat shows it is
  * behind. The subscriber listens to a PUB socket of the test's own, which
@@ -1014,19 +1035,9 @@ static void test_gap_and_heartbeat_trigger_replay(void **state)
 {
 	struct fixture *fx = *state;
 	struct recorder *r;
-	char fake_ep[PATH_MAX];
 	uint8_t body[64], be[8];
 	int64_t deadline;
-	void *fake;
-
-	new_pub(fx);
-	publish(fx, 1, 10, 0, 10);
-	snprintf(fake_ep, sizeof fake_ep, "ipc://%s/fake-pub", fx->dir);
-	fake = raw_socket(fx, ZMQ_PUB, fake_ep, true);
-	fx->sst = open_store(fx, "sub", 0);
-	r = new_recorder(fx);
-	new_sub(fx, r, fake_ep);
-	run_until_applied(fx, 10, 8000);
+	void *fake = fake_publisher(fx, &r);
 
 	/* 11..15 are stored and sent on the real PUB: this one never hears. */
 	publish(fx, 11, 15, 0, 5);
@@ -1083,17 +1094,9 @@ static void test_publisher_gone_back(void **state)
 {
 	struct fixture *fx = *state;
 	struct recorder *r;
-	char fake_ep[PATH_MAX], why[256];
-	void *fake;
+	char why[256];
+	void *fake = fake_publisher(fx, &r);
 
-	new_pub(fx);
-	publish(fx, 1, 10, 0, 10);
-	snprintf(fake_ep, sizeof fake_ep, "ipc://%s/fake-pub", fx->dir);
-	fake = raw_socket(fx, ZMQ_PUB, fake_ep, true);
-	fx->sst = open_store(fx, "sub", 0);
-	r = new_recorder(fx);
-	new_sub(fx, r, fake_ep);
-	run_until_applied(fx, 10, 8000);
 	run_for(fx, 200);	/* the SUB connection is up */
 
 	fake_hb(fake, 3);
