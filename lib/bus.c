@@ -610,19 +610,36 @@ static int save_position(struct bus_sub *s, struct store_txn *t, uint64_t seq)
 			 sizeof(be), 0);
 }
 
-void bus_sub_free(struct bus_sub *s)
+/*
+ * Store the in-memory position that passed-over events moved, in a
+ * transaction of its own. Returns 0, or the store's error (the position
+ * then waits for a later batch).
+ */
+static int save_applied(struct bus_sub *s)
 {
 	struct store_txn *t;
+	int r;
 
+	r = store_begin(s->st, true, &t);
+	if (r < 0)
+		return r;
+	r = save_position(s, t, s->applied);
+	if (r == 0)
+		r = store_commit(t);
+	else
+		store_abort(t);
+	if (r == 0)
+		s->saved = s->applied;
+	return r;
+}
+
+void bus_sub_free(struct bus_sub *s)
+{
 	if (!s)
 		return;
 	/* Passed-over events need not be replayed after a clean stop. */
-	if (s->saved < s->applied && store_begin(s->st, true, &t) == 0) {
-		if (save_position(s, t, s->applied) == 0)
-			store_commit(t);
-		else
-			store_abort(t);
-	}
+	if (s->saved < s->applied)
+		save_applied(s);
 	held_free_all(s);
 	free(s->ahead);
 	if (s->sub)
@@ -688,18 +705,19 @@ static struct bus_event event_of(const struct held *e)
  */
 static int apply_batch(struct bus_sub *s)
 {
+	bool wanted[BUS_BATCH_MAX], any = false;
 	uint64_t last;
 	struct store_txn *t;
-	bool any = false;
 	int r;
 
 	if (s->nbatch == 0)
 		return 0;
 	last = s->batch[s->nbatch - 1]->seq;
-	for (size_t i = 0; i < s->nbatch && !any; i++) {
+	for (size_t i = 0; i < s->nbatch; i++) {
 		struct bus_event ev = event_of(s->batch[i]);
 
-		any = !s->h.wants || s->h.wants(s->h.arg, &ev);
+		wanted[i] = !s->h.wants || s->h.wants(s->h.arg, &ev);
+		any |= wanted[i];
 	}
 	if (!any && last - s->saved < BUS_CURSOR_LAG) {
 		s->passed_at = time_mono();
@@ -713,7 +731,7 @@ static int apply_batch(struct bus_sub *s)
 		for (size_t i = 0; i < s->nbatch && r == 0; i++) {
 			struct bus_event ev = event_of(s->batch[i]);
 
-			if (!s->h.wants || s->h.wants(s->h.arg, &ev))
+			if (wanted[i])
 				r = s->h.apply(s->h.arg, t, &ev);
 		}
 		if (r == 0)
@@ -998,27 +1016,15 @@ bool bus_sub_stale(struct bus_sub *s, char *buf, size_t size)
  */
 static int64_t save_idle(struct bus_sub *s, int64_t now)
 {
-	struct store_txn *t;
 	int64_t wait;
-	int r;
 
 	if (s->saved >= s->applied)
 		return -1;
 	wait = s->passed_at + BUS_CURSOR_IDLE_MS - now;
 	if (wait > 0)
 		return wait;
-	r = store_begin(s->st, true, &t);
-	if (r == 0) {
-		r = save_position(s, t, s->applied);
-		if (r == 0)
-			r = store_commit(t);
-		else
-			store_abort(t);
-	}
-	if (r < 0)
-		return BUS_CURSOR_IDLE_MS;	/* a full map: the next batch */
-	s->saved = s->applied;
-	return -1;
+	/* A full map: try again later, or the next batch stores it. */
+	return save_applied(s) < 0 ? BUS_CURSOR_IDLE_MS : -1;
 }
 
 int64_t bus_sub_tick(struct bus_sub *s, int64_t now)
