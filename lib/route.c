@@ -1392,6 +1392,12 @@ enum route_every route_period_parse(const char *name, int64_t *start,
 	return every;
 }
 
+/* Where a schedule's intervals are counted from: from, or midnight UTC. */
+static int64_t interval_anchor(const struct route_schedule *sc)
+{
+	return sc->from == INT64_MIN ? 0 : sc->from;
+}
+
 /* floor(a / b) for b > 0: periods before the anchor count down. */
 static int64_t floor_div(int64_t a, int64_t b)
 {
@@ -1402,7 +1408,7 @@ int route_schedule_period(const struct route_schedule *sc, int64_t t,
 			  char *name, size_t size, int64_t *start,
 			  int64_t *end)
 {
-	int64_t anchor = sc->from == INT64_MIN ? 0 : sc->from;
+	int64_t anchor = interval_anchor(sc);
 
 	if (sc->every != EVERY_INTERVAL)
 		return route_period_at(sc->every, t, name, size, start, end);
@@ -1416,7 +1422,7 @@ int route_schedule_period(const struct route_schedule *sc, int64_t t,
 bool route_schedule_owes(const struct route_schedule *sc, const char *name,
 			 int64_t *start, int64_t *end)
 {
-	int64_t anchor = sc->from == INT64_MIN ? 0 : sc->from;
+	int64_t anchor = interval_anchor(sc);
 	int64_t s, e;
 
 	if (route_period_parse(name, &s, &e) != sc->every)
