@@ -37,12 +37,7 @@ build=$(cd "$build" && pwd)
 intake=$build/daemons/intake/baton-intake
 bench_intake=$build/bench/bench-intake
 bench_compare=$build/bench/bench-compare
-for exe in "$intake" "$bench_intake" "$bench_compare"; do
-	if [[ ! -x $exe ]]; then
-		echo "compare.sh: $exe is missing: build first (make bench)" >&2
-		exit 1
-	fi
-done
+need_built compare.sh "$intake" "$bench_intake" "$bench_compare"
 redis=$(command -v redis-server || true)
 redis_cli=$(command -v redis-cli || true)
 if [[ -z $redis || -z $redis_cli ]]; then

@@ -50,12 +50,8 @@ router=$build/daemons/router/baton-router
 ctl=$build/tools/batonctl/batonctl
 bench_intake=$build/bench/bench-intake
 bench_route=$build/bench/bench-route
-for exe in "$intake" "$router" "$ctl" "$bench_intake" "$bench_route"; do
-	if [[ ! -x $exe ]]; then
-		echo "router.sh: $exe is missing: build first" >&2
-		exit 1
-	fi
-done
+need_built router.sh "$intake" "$router" "$ctl" "$bench_intake" \
+	"$bench_route"
 python=${PYTHON:-/usr/bin/python3}
 [[ -x $python ]] || python=$(command -v python3) || {
 	echo "router.sh: python3 is needed for the monitor" >&2

@@ -39,12 +39,7 @@ build=$(cd "$build" && pwd)
 intake=$build/daemons/intake/baton-intake
 bench_disk=$build/bench/bench-disk
 bench_intake=$build/bench/bench-intake
-for exe in "$intake" "$bench_disk" "$bench_intake"; do
-	if [[ ! -x $exe ]]; then
-		echo "run.sh: $exe is missing: build first (make bench)" >&2
-		exit 1
-	fi
-done
+need_built run.sh "$intake" "$bench_disk" "$bench_intake"
 
 work=$(mktemp -d "$build/bench.XXXXXX")
 sockdir=$(mktemp -d "${TMPDIR:-/tmp}/baton-bench.XXXXXX")

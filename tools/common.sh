@@ -6,6 +6,19 @@ free_port() {
 	/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
+# Exit with one line unless each program after the first argument (the
+# script's name, for the message) is built.
+need_built() {
+	local who=$1 exe
+	shift
+	for exe in "$@"; do
+		if [[ ! -x $exe ]]; then
+			echo "$who: $exe is missing: build first (make bench)" >&2
+			exit 1
+		fi
+	done
+}
+
 # The value of key $2 in a "name key=value ..." line $1.
 field() {
 	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
