@@ -2,11 +2,12 @@
 # bench/ab.sh - compare two builds of baton-intake, alternating runs.
 #
 # usage: bench/ab.sh OLD_BUILD_DIR NEW_BUILD_DIR [ROUNDS]
+#        AB_CELLS="1x1 32x16" bench/ab.sh ...   (only those cells)
 #
 # The disk of a shared virtual machine changes speed from one minute to the
 # next (fdatasync/s has been seen at 4,300 and at 2,000 within the hour), so
 # two builds are only comparable when measured in turns: for each round and
-# each of 8x1, 32x1 and 32x16 (clients x in flight), a fresh OLD intake, then
+# each of 1x1, 8x1, 32x1 and 32x16 (clients x in flight), a fresh OLD intake, then
 # a fresh NEW one, each loaded for 3 s by NEW's bench-intake. Only
 # 127.0.0.1; everything is stopped and removed on exit.
 set -euo pipefail
@@ -54,8 +55,8 @@ run() {	# build clients inflight
 }
 
 for ((r = 1; r <= rounds; r++)); do
-	for c in "8 1" "32 1" "32 16"; do
-		read -r n k <<<"$c"
+	for c in ${AB_CELLS:-1x1 8x1 32x1 32x16}; do
+		n=${c%x*} k=${c#*x}
 		echo "round $r ${n}x$k  old: $(run "$old" "$n" "$k")  new: $(run "$new" "$n" "$k")"
 	done
 done

@@ -90,6 +90,8 @@ static const struct key keys[] = {
 	    "1M", 1, INT64_MAX),
 	NUM("intake", "max_batch", KIND_UINT32, intake.max_batch,
 	    "1024", 1, 65536),
+	NUM("intake", "checkpoint", KIND_DURATION, intake.checkpoint_ms,
+	    "10ms", 0, TIME_MS_PER_M),
 	NUM("intake", "rate", KIND_UINT32, intake.rate, "1000", 0, 1000000),
 	NUM("intake", "burst", KIND_UINT32, intake.burst, "2000", 1, 10000000),
 	NUM("intake", "max_body", KIND_SIZE, intake.max_body, "64K", 0,

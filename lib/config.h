@@ -61,8 +61,12 @@ struct config {
 		char *publish;		/* default ipc:///run/baton/intake.pub */
 		char *replay;		/* default ipc:///run/baton/intake.replay */
 		uint64_t max_message_size; /* ZMQ_MAXMSGSIZE; default 1 MiB */
-		uint32_t max_batch;	/* submissions per commit, 1..65536;
+		uint32_t max_batch;	/* submissions per round, 1..65536;
 					 * default 1024 */
+		int64_t checkpoint_ms;	/* a round answered from the write-ahead
+					 * file waits at most this long for its
+					 * commit; 0: commit every round;
+					 * default 10ms */
 		uint32_t rate;		/* submissions a second per agency,
 					 * 0: no limit; default 1000 */
 		uint32_t burst;		/* the bucket: default 2000 */

@@ -17,6 +17,14 @@
  * from the chain rows after the last indexed sequence. The index is
  * therefore always derivable from data that was committed with the record,
  * and a crash anywhere loses nothing.
+ *
+ * Why a write-ahead file as well. A commit per round is two synchronous
+ * writes scattered over the map; intake instead keeps one transaction open
+ * across rounds and flushes each round to lib/wal, committing only at a
+ * checkpoint. So the WAL record of an append is made here, where every
+ * field of it is at hand, and ledger_redo() is the one place that turns
+ * the WAL back into appends: at start-up, and whenever the open
+ * transaction is lost with answered rounds in it.
  */
 #include <errno.h>
 #include <sodium.h>
@@ -24,11 +32,16 @@
 #include <string.h>
 
 #include "ledger.h"
+#include "msg.h"
+#include "wal.h"
 
 /* Chain row: link, accepted_at (i64 BE), agency NUL id. */
 #define ROW_FIXED		(LEDGER_LINK_LEN + 8)
 #define KEY_MAX			(64 + 1 + 128)	/* agency NUL id, bytes */
 #define INDEXED_KEY		"indexed"
+#define WAL_KEY			"wal"
+/* WAL payload: seq, accepted_at (u64 BE each), topic, agency, id lengths. */
+#define WAL_FIXED		(8 + 8 + 3)
 
 /* ---- the table of recent ids ---- */
 
@@ -156,6 +169,11 @@ struct ledger {
 	uint64_t indexing;			/* the open txn indexes up to */
 	struct recent recent;			/* ids after indexed */
 	uint8_t row[ROW_FIXED + KEY_MAX];	/* scratch: a chain row */
+	struct wal *wal;			/* NULL: none (borrowed) */
+	uint64_t gen;				/* the WAL's, as committed */
+	uint64_t gen_next;			/* the open txn's checkpoint */
+	bool redoing;				/* appends come from the WAL */
+	bool redo_due;				/* the WAL has what t lacks */
 };
 
 int ledger_link(const uint8_t prev[LEDGER_LINK_LEN],
@@ -206,6 +224,8 @@ static int load(struct ledger *l)
 
 	memset(l->committed, 0, LEDGER_LINK_LEN);
 	l->indexed = 0;
+	l->gen = 0;
+	l->gen_next = 0;
 	recent_clear(&l->recent);
 	r = store_begin(l->st, false, &t);
 	if (r < 0)
@@ -213,6 +233,9 @@ static int load(struct ledger *l)
 	r = store_get(t, l->meta, INDEXED_KEY, strlen(INDEXED_KEY), &v, &vlen);
 	if (r == 0 && vlen == 8)
 		l->indexed = store_u64_from(v);
+	r = store_get(t, l->meta, WAL_KEY, strlen(WAL_KEY), &v, &vlen);
+	if (r == 0 && vlen == 8)
+		l->gen = store_u64_from(v);
 	r = store_last(t, l->chain, &k, &klen, &v, &vlen);
 	if (r == -ENOENT) {
 		r = 0;
@@ -320,6 +343,106 @@ int ledger_lookup(struct ledger *l, struct store_txn *t, const char *agency,
 	return 0;
 }
 
+/* ---- the write-ahead file ---- */
+
+/* Buffer the WAL record of an append: all ledger_append() was given. */
+static int wal_write(struct ledger *l, uint64_t seq, instant_t at,
+		     const char *topic, const char *agency, const char *id,
+		     const void *body, size_t len)
+{
+	uint8_t head[WAL_FIXED];
+	size_t tl = strlen(topic), al = strlen(agency), il = strlen(id);
+	struct iovec iov[] = {
+		{ head, sizeof(head) }, { (void *)topic, tl },
+		{ (void *)agency, al }, { (void *)id, il },
+		{ (void *)body, len },
+	};
+
+	/* make_key() and bus_pub_append() bounded all three already. */
+	store_u64_key(seq, head);
+	store_u64_key((uint64_t)at, head + 8);
+	head[16] = (uint8_t)tl;
+	head[17] = (uint8_t)al;
+	head[18] = (uint8_t)il;
+	return wal_add(l->wal, iov, 5);
+}
+
+struct redo {
+	struct ledger *l;
+	struct store_txn *t;
+};
+
+/* Append one WAL record again; it must continue the log exactly. */
+static int redo_one(void *arg, const void *data, size_t len)
+{
+	struct redo *rd = arg;
+	const uint8_t *p = data;
+	char topic[MSG_TOPIC_MAX + 1], agency[KEY_MAX], id[KEY_MAX];
+	uint64_t seq, got;
+	size_t tl, al, il;
+	int r;
+
+	if (len < WAL_FIXED)
+		return -EBADMSG;
+	seq = store_u64_from(p);
+	tl = p[16];
+	al = p[17];
+	il = p[18];
+	if (tl > MSG_TOPIC_MAX || al >= KEY_MAX || il >= KEY_MAX ||
+	    WAL_FIXED + tl + al + il > len)
+		return -EBADMSG;
+	p += WAL_FIXED;
+	memcpy(topic, p, tl);
+	topic[tl] = '\0';
+	memcpy(agency, p + tl, al);
+	agency[al] = '\0';
+	memcpy(id, p + tl + al, il);
+	id[il] = '\0';
+	p += tl + al + il;
+	r = ledger_append(rd->l, rd->t, agency, id,
+			  (instant_t)store_u64_from((const uint8_t *)data + 8),
+			  topic, p, len - WAL_FIXED - tl - al - il, &got);
+	if (r == -EEXIST || (r == 0 && got != seq))
+		return -EBADMSG;
+	return r;
+}
+
+void ledger_set_wal(struct ledger *l, struct wal *w)
+{
+	l->wal = w;
+	l->redo_due = true;
+}
+
+int64_t ledger_redo(struct ledger *l, struct store_txn *t)
+{
+	struct redo rd = { l, t };
+	int64_t n;
+
+	/* Else every record of the WAL went into t as it was appended. */
+	if (!l->wal || !l->redo_due)
+		return 0;
+	l->redoing = true;
+	n = wal_replay(l->wal, l->gen, redo_one, &rd);
+	l->redoing = false;
+	if (n >= 0)
+		l->redo_due = false;
+	return n;
+}
+
+int ledger_checkpoint(struct ledger *l, struct store_txn *t)
+{
+	uint8_t val[8];
+	int r;
+
+	store_u64_key(l->gen + 1, val);
+	r = store_put(t, l->meta, WAL_KEY, strlen(WAL_KEY), val, 8, 0);
+	if (r == 0)
+		l->gen_next = l->gen + 1;
+	return r;
+}
+
+/* ---- appending ---- */
+
 int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 		  const char *id, instant_t accepted_at, const char *topic,
 		  const void *body, size_t len, uint64_t *ret_seq)
@@ -362,6 +485,11 @@ int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 	r = recent_add(&l->recent, key, n, seq, accepted_at);
 	if (r < 0)
 		return r;
+	if (l->wal && !l->redoing) {
+		r = wal_write(l, seq, accepted_at, topic, agency, id, body, len);
+		if (r < 0)
+			return r;
+	}
 	*ret_seq = seq;
 	return 0;
 }
@@ -404,6 +532,10 @@ int ledger_rollback(struct ledger *l)
 {
 	if (l->pub)
 		bus_pub_rollback(l->pub);
+	if (l->wal) {
+		wal_discard(l->wal);
+		l->redo_due = true;
+	}
 	/* Rare (a full map): reloading is simpler than undoing in place. */
 	return load(l);
 }
@@ -415,6 +547,13 @@ void ledger_committed(struct ledger *l)
 		/* What the txn indexed is in intake.ids now. */
 		l->indexed = l->indexing;
 		recent_clear(&l->recent);
+	}
+	if (l->gen_next) {
+		/* The store has every record: the WAL starts over. */
+		l->gen = l->gen_next;
+		l->gen_next = 0;
+		if (l->wal)
+			wal_reset(l->wal, l->gen);
 	}
 }
 

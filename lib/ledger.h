@@ -12,6 +12,7 @@
  *   intake.ids    agency NUL id -> seq (u64 BE), accepted_at (i64 BE),
  *                 for every seq up to intake.meta "indexed"
  *   intake.meta   "indexed" -> u64 BE
+ *                 "wal" -> u64 BE, the write-ahead file's generation
  *
  * Ids after "indexed" are found through a table in memory, rebuilt from the
  * chain rows on open, and written to intake.ids in bulk (ledger.c says why).
@@ -39,6 +40,8 @@
 #include "bus.h"
 #include "store.h"
 #include "time.h"
+
+struct wal;
 
 #define LEDGER_CHAIN_TABLE	"intake.chain"
 #define LEDGER_IDS_TABLE	"intake.ids"
@@ -80,6 +83,39 @@ int ledger_append(struct ledger *l, struct store_txn *t, const char *agency,
 		  const char *id, instant_t accepted_at, const char *topic,
 		  const void *body, size_t len, uint64_t *ret_seq);
 
+/*
+ * The write-ahead file (wal.h). With one set, ledger_append() also buffers
+ * each record in it, so that a round is made durable by wal_sync() and the
+ * store transaction can stay open across rounds, to be committed at a
+ * checkpoint: ledger_checkpoint(t), store_commit(t), ledger_committed(),
+ * which starts the file over. The WAL then always holds exactly the records
+ * the store lacks: those of the generation the last commit named.
+ *
+ * WAL record: seq, accepted_at (u64 BE), the lengths of topic, agency and
+ * id (one byte each), then topic, agency, id and body.
+ *
+ * w is borrowed; set it once, before any append.
+ */
+void ledger_set_wal(struct ledger *l, struct wal *w);
+
+/*
+ * Append again in t every record the WAL holds that the store lacks, if
+ * any can be missing from t: after ledger_set_wal() and after
+ * ledger_rollback() (of a transaction that held rounds only the WAL has).
+ * Afterwards the WAL appends after them.
+ * Returns how many, 0 without a WAL or with nothing to redo, -EBADMSG (a record that does not
+ * continue the log: it is not the next sequence, or repeats an id), store
+ * errors (-ENOSPC: abort, ledger_rollback(), grow, redo), -errno of read.
+ */
+int64_t ledger_redo(struct ledger *l, struct store_txn *t);
+
+/*
+ * Make t a checkpoint: it names the WAL's next generation, which begins
+ * when ledger_committed() is called after t commits. Returns 0 or store
+ * errors.
+ */
+int ledger_checkpoint(struct ledger *l, struct store_txn *t);
+
 /* Whether enough ids wait in memory to be worth a ledger_index(). */
 bool ledger_index_due(const struct ledger *l);
 
@@ -90,12 +126,14 @@ bool ledger_index_due(const struct ledger *l);
 int ledger_index(struct ledger *l, struct store_txn *t);
 
 /*
- * The transaction holding appended messages was aborted: forget them and
- * reload the state of the last commit. Returns 0 or store errors.
+ * The transaction holding appended messages was aborted: forget them, and
+ * what the WAL buffered since its last sync, and reload the state of the
+ * last commit. Returns 0 or store errors.
  */
 int ledger_rollback(struct ledger *l);
 
-/* The transaction holding appended messages was committed. */
+/* The transaction holding appended messages was committed (and if it was
+ * a checkpoint, the WAL starts its next generation at offset 0). */
 void ledger_committed(struct ledger *l);
 
 /*

@@ -18,7 +18,14 @@
 #include "service.h"
 #include "store.h"
 #include "time.h"
+#include "wal.h"
 #include "zap.h"
+
+/* The write-ahead file, state_dir/intake/wal, and how much a checkpoint
+ * lets it hold: a round larger than the rest is committed directly. */
+#define INTAKE_WAL_NAME		"wal"
+#define INTAKE_WAL_SIZE		(8u << 20)
+#define INTAKE_WAL_CHECKPOINT	(2u << 20)
 
 struct submission;
 struct limit;
@@ -30,7 +37,13 @@ struct intake {
 	struct store *store;
 	struct bus_pub *pub;
 	struct ledger *ledger;
+	struct wal *wal;
 	struct service *svc;
+
+	/* The transaction rounds append to, made durable round by round in
+	 * the WAL and committed at a checkpoint (submit.c). NULL: none open. */
+	struct store_txn *txn;
+	int64_t txn_since;		/* monotonic ms it was opened */
 
 	/* auth = curve: the server's pair, who may connect, and the handler
 	 * that asks. NULL and zero with auth = none. */
@@ -47,7 +60,8 @@ struct intake {
 	uint32_t batch_cap;
 
 	/* Counters for STATUS= and batonctl status. */
-	uint64_t accepted, duplicates, refused, dropped_answers, commits;
+	uint64_t accepted, duplicates, refused, dropped_answers, commits,
+		 wal_syncs;
 	int64_t status_at;		/* monotonic ms of the last STATUS= */
 
 	/* Refusals are logged, but at most a few per second. */
@@ -67,6 +81,21 @@ void submit_close(struct intake *in);
 
 /* service_io_fn for the submit socket: one group-commit round. */
 int submit_on_readable(void *arg, short revents);
+
+/*
+ * At start, after the ledger and WAL are open: append again what the WAL
+ * holds that the store lacks, and commit it (*redone: how many).
+ * Returns 0, ledger_redo()'s and the store's errors.
+ */
+int submit_recover(struct intake *in, int64_t *redone);
+
+/* On every loop tick: a checkpoint if one is due. Returns ms until the
+ * next one could be. */
+int64_t submit_tick(struct intake *in, int64_t now);
+
+/* Commit the open transaction now (at a stop). Returns 0 or store errors:
+ * the WAL still has the records, for the next start. */
+int submit_checkpoint(struct intake *in);
 
 /* ---- auth.c ---- */
 

@@ -2,11 +2,11 @@
  * intake/main.c - baton-intake: the door every report comes in by.
  *
  * Agencies and operators submit on a ROUTER socket; intake validates each
- * body, commits the accepted ones to its hash-chained log before answering
- * (submit.c), and publishes each as an event numbered like the log, which is
- * what the router and everyone after it consume. This file is the life
- * cycle: options, configuration, opening the store and sockets, the loop,
- * and a clean stop.
+ * body, makes the accepted ones durable (a write-ahead file, then its
+ * hash-chained log) before answering (submit.c), and publishes each as an
+ * event numbered like the log, which is what the router and everyone after
+ * it consume. This file is the life cycle: options, configuration, opening
+ * the store, write-ahead file and sockets, the loop, and a clean stop.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -46,6 +46,10 @@ static int64_t on_tick(void *arg, int64_t now)
 {
 	struct intake *in = arg;
 	int64_t next = bus_pub_tick(in->pub, now);
+	int64_t cp = submit_tick(in, now);
+
+	if (cp < next)
+		next = cp;
 
 	/* Once a second: each STATUS= is a blocking datagram to systemd. */
 	if (now - in->status_at >= STATUS_EVERY_MS) {
@@ -66,10 +70,48 @@ static int on_replay(void *arg, short revents)
 	return bus_pub_on_replay(in->pub);
 }
 
+/*
+ * Open the write-ahead file beside the store and commit what it holds that
+ * the store lacks: the reports answered since the last checkpoint before a
+ * crash.
+ */
+static int open_wal(struct intake *in)
+{
+	char *dir = config_state_path(in->conf, "intake"), *path = NULL;
+	int64_t redone = 0;
+	int r;
+
+	if (!dir || asprintf(&path, "%s/%s", dir, INTAKE_WAL_NAME) < 0) {
+		free(dir);
+		return -ENOMEM;
+	}
+	r = wal_open(path, INTAKE_WAL_SIZE, &in->wal);
+	if (r < 0) {
+		log_warnx("%s: %s", path, strerror(-r));
+		goto out;
+	}
+	ledger_set_wal(in->ledger, in->wal);
+	r = submit_recover(in, &redone);
+	if (r == -EBADMSG)
+		log_warnx("%s: its records do not continue the log (last "
+			  "seq %" PRIu64 "): was the store replaced or restored "
+			  "alone? Move the file aside to start without it",
+			  path, bus_pub_last(in->pub));
+	else if (r < 0)
+		log_warnx("%s: recovery: %s", path, strerror(-r));
+	else if (redone > 0)
+		log_info("%s: %" PRId64 " reports answered before a stop "
+			 "committed to the log now", path, redone);
+out:
+	free(path);
+	free(dir);
+	return r;
+}
+
 static int run(struct intake *in)
 {
 	struct config_error err;
-	int r;
+	int r, rr;
 
 	r = service_store_open(in->conf, "intake", &in->store, &err);
 	if (r < 0) {
@@ -100,6 +142,9 @@ static int run(struct intake *in)
 		log_warnx("log: %s", strerror(-r));
 		return r;
 	}
+	r = open_wal(in);
+	if (r < 0)
+		return r;
 	r = submit_open(in);
 	if (r < 0) {
 		log_warnx("bind %s: %s", in->conf->intake.submit, strerror(-r));
@@ -132,11 +177,17 @@ static int run(struct intake *in)
 	service_ready(in->svc, "accepting on %s, last seq %" PRIu64,
 		      in->conf->intake.submit, bus_pub_last(in->pub));
 	r = service_run(in->svc);
+	rr = submit_checkpoint(in);
+	if (rr < 0)
+		log_warnx("last checkpoint: %s; the write-ahead file keeps "
+			  "the reports for the next start", strerror(-rr));
 	log_info("stopping: accepted %" PRIu64 ", duplicates %" PRIu64
 		 ", refused %" PRIu64 ", last seq %" PRIu64 " in %" PRIu64
-		 " commits, %" PRIu64 " answers undeliverable",
+		 " commits and %" PRIu64 " write-ahead syncs, %" PRIu64
+		 " answers undeliverable",
 		 in->accepted, in->duplicates, in->refused,
-		 bus_pub_last(in->pub), in->commits, in->dropped_answers);
+		 bus_pub_last(in->pub), in->commits, in->wal_syncs,
+		 in->dropped_answers);
 	return r;
 }
 
@@ -146,6 +197,7 @@ static void teardown(struct intake *in)
 	auth_close(in);
 	limit_free(in->limit);
 	ledger_free(in->ledger);
+	wal_close(in->wal);
 	bus_pub_free(in->pub);
 	if (in->zctx)
 		zmq_ctx_term(in->zctx);

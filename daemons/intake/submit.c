@@ -1,12 +1,14 @@
 /*
- * intake/submit.c - the submit socket: decode, validate, commit, answer.
+ * intake/submit.c - the submit socket: decode, validate, store, answer.
  *
  * One round of the loop takes every submission waiting on the ROUTER socket
- * (up to max_batch), validates each, commits all the accepted ones in ONE
- * LMDB transaction (group commit: one fdatasync for the round, which is the
- * whole difference between a few thousand and a few hundred thousand
- * reports a second), and only then answers. An ACK is therefore never sent
- * for something a crash could take back; a client that gets no answer
+ * (up to max_batch), validates each, appends all the accepted ones to the
+ * log's open LMDB transaction, makes the round durable with ONE fdatasync
+ * (group commit: the whole difference between a few thousand and a few
+ * hundred thousand reports a second), and only then answers. The flush is
+ * of the write-ahead file, and the transaction is committed at the next
+ * checkpoint (see "the open transaction" below). An ACK is therefore never
+ * sent for something a crash could take back; a client that gets no answer
  * resends the same id and is answered from the id index.
  *
  * The agency of a message is decided in one place, message_agency(): the
@@ -260,27 +262,107 @@ static int store_batch(struct intake *in, struct store_txn *t, uint32_t n)
 }
 
 /*
- * Commit the batch, growing the map as often as it fills: a full map is a
- * reason to grow, never an answer. Returns 0 or the error every valid
- * submission is then refused with.
+ * The open transaction. Rounds append to it and it is committed only at a
+ * checkpoint: [intake] checkpoint after it was opened, or once the WAL
+ * holds INTAKE_WAL_CHECKPOINT bytes. Until then each round is made durable
+ * by the WAL alone: one small overwrite and one fdatasync (lib/wal.h says
+ * why that is cheaper than a commit); a round too large for what is left
+ * of the WAL is made durable by a checkpoint instead. Whatever goes wrong
+ * with the transaction, it is dropped and opened again from the WAL, which
+ * has every round answered since the last checkpoint: ledger_redo().
+ *
+ * The cost: events are published at the checkpoint, so subscribers and
+ * batonctl see a report up to [intake] checkpoint after its ACK.
  */
-static int commit_batch(struct intake *in, uint32_t n)
+static int txn_open(struct intake *in)
 {
-	struct store_txn *t;
+	int64_t n;
+	int r;
+
+	r = store_begin(in->store, true, &in->txn);
+	if (r < 0) {
+		in->txn = NULL;
+		return r;
+	}
+	in->txn_since = time_mono();
+	n = ledger_redo(in->ledger, in->txn);
+	return n < 0 ? (int)n : 0;
+}
+
+/* Drop the open transaction (if any) and the ledger's view of it. */
+static int txn_drop(struct intake *in)
+{
+	if (in->txn)
+		store_abort(in->txn);
+	in->txn = NULL;
+	return ledger_rollback(in->ledger);
+}
+
+/* Commit the open transaction as a checkpoint, then publish. */
+static int txn_commit(struct intake *in)
+{
+	struct store_txn *t = in->txn;
+	int r;
+
+	in->txn = NULL;
+	r = ledger_checkpoint(in->ledger, t);
+	if (r < 0) {
+		store_abort(t);
+		return r;
+	}
+	r = store_commit(t);
+	if (r < 0)
+		return r;
+	ledger_committed(in->ledger);
+	in->commits++;
+	r = bus_pub_flush(in->pub);
+	if (r < 0)	/* stored; subscribers get it by replay */
+		log_warnx("%s: publish: %s", __func__, strerror(-r));
+	return 0;
+}
+
+static bool checkpoint_due(const struct intake *in, int64_t now)
+{
+	return in->txn &&
+	       (now - in->txn_since >= in->conf->intake.checkpoint_ms ||
+		wal_used(in->wal) >= INTAKE_WAL_CHECKPOINT);
+}
+
+/* Make the round just appended durable: by the WAL, or by a checkpoint
+ * when one is due anyway or the round does not fit the WAL. */
+static int make_durable(struct intake *in)
+{
+	int r;
+
+	if (!checkpoint_due(in, time_mono())) {
+		r = wal_sync(in->wal);
+		if (r == 0)
+			in->wal_syncs++;
+		if (r != -ENOSPC)
+			return r;
+	}
+	return txn_commit(in);
+}
+
+/*
+ * Append the batch and make it durable, growing the map as often as it
+ * fills: a full map is a reason to grow, never an answer. With
+ * commit_only, nothing is appended: the open transaction is committed.
+ * Returns 0 or the error every valid submission is then refused with.
+ */
+static int durable_batch(struct intake *in, uint32_t n, bool commit_only)
+{
 	int r, rr;
 
 	for (int tries = 0;; tries++) {
-		r = store_begin(in->store, true, &t);
-		if (r < 0)
-			return r;
-		r = store_batch(in, t, n);
+		r = in->txn ? 0 : txn_open(in);
+		if (r == 0 && !commit_only)
+			r = store_batch(in, in->txn, n);
 		if (r == 0)
-			r = store_commit(t);
-		else
-			store_abort(t);
+			r = commit_only ? txn_commit(in) : make_durable(in);
 		if (r == 0)
-			break;
-		rr = ledger_rollback(in->ledger);
+			return 0;
+		rr = txn_drop(in);
 		if (rr < 0)
 			return rr;
 		if (r != -ENOSPC || tries == GROW_TRIES)
@@ -290,12 +372,38 @@ static int commit_batch(struct intake *in, uint32_t n)
 			return r;
 		log_info("%s: LMDB map full, grown and retrying", __func__);
 	}
-	ledger_committed(in->ledger);
-	in->commits++;
-	r = bus_pub_flush(in->pub);
-	if (r < 0)	/* stored; subscribers get it by replay */
-		log_warnx("%s: publish: %s", __func__, strerror(-r));
-	return 0;
+}
+
+int submit_recover(struct intake *in, int64_t *redone)
+{
+	uint64_t before = bus_pub_last(in->pub);
+	int r;
+
+	r = durable_batch(in, 0, true);
+	*redone = (int64_t)(bus_pub_last(in->pub) - before);
+	return r;
+}
+
+int submit_checkpoint(struct intake *in)
+{
+	return in->txn ? durable_batch(in, 0, true) : 0;
+}
+
+int64_t submit_tick(struct intake *in, int64_t now)
+{
+	int64_t period = in->conf->intake.checkpoint_ms;
+	int r;
+
+	if (checkpoint_due(in, now)) {
+		r = durable_batch(in, 0, true);
+		if (r < 0)	/* the WAL has it; the next tick tries again */
+			log_warnx("%s: checkpoint: %s", __func__,
+				  strerror(-r));
+	}
+	/* Nothing open, or a failed checkpoint: look again a period on. */
+	if (!in->txn || now - in->txn_since >= period)
+		return period > 0 ? period : 1000;
+	return in->txn_since + period - now;
 }
 
 /* ---- answering ---- */
@@ -400,7 +508,7 @@ int submit_on_readable(void *arg, short revents)
 		return 0;
 
 	/* A round of refusals only has nothing to commit. */
-	r = valid > 0 ? commit_batch(in, n) : 0;
+	r = valid > 0 ? durable_batch(in, n, false) : 0;
 	if (r < 0) {
 		log_warnx("%s: commit of %" PRIu32 " submissions failed: %s",
 			  __func__, n, strerror(-r));

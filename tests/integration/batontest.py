@@ -75,6 +75,8 @@ FRAME_MAX = 96 * 1024
 READY_TIMEOUT = 10.0
 STOP_TIMEOUT = 10.0
 ANSWER_TIMEOUT = 5.0
+# How long env.log() waits for intake to commit what it acknowledged.
+LOG_TIMEOUT = 5.0
 
 # ---------------------------------------------------------------- cleanup
 
@@ -507,7 +509,26 @@ class BatonEnv:
         return r
 
     def log(self):
-        """`batonctl log --json`, as a list of dicts, in order."""
+        """`batonctl log --json`, as a list of dicts, in order.
+
+        intake commits answered reports to its log at a checkpoint, up to
+        [intake] checkpoint after the ACK (until then its write-ahead file
+        holds them). While intake runs, this waits (LOG_TIMEOUT at most)
+        until the log reaches the highest seq any of this env's clients
+        was acknowledged with; a stopped or killed intake is not waited
+        for."""
+        want = max((c.acked for c in self.clients), default=0)
+        deadline = time.monotonic() + LOG_TIMEOUT
+        while True:
+            recs = self.read_log()
+            if (not recs and not want) or (recs and recs[-1]["seq"] >= want) \
+                    or not self.intake.running() \
+                    or time.monotonic() > deadline:
+                return recs
+            time.sleep(0.005)
+
+    def read_log(self):
+        """`batonctl log --json` now, as a list of dicts, in order."""
         r = self.batonctl("log", "--json")
         if r.returncode != 0:
             raise AssertionError("batonctl log --json exited %d: %s%s"
@@ -661,6 +682,7 @@ class Client:
         self.sock.connect(endpoint)
         self.poller = zmq.Poller()
         self.poller.register(self.sock, zmq.POLLIN)
+        self.acked = 0          # the highest seq acknowledged to it
 
     def send(self, body):
         """body: a dict (packed), bytes (one raw frame) or a list of bytes
@@ -681,7 +703,11 @@ class Client:
         frames = self.recv_frames(timeout)
         if frames is None:
             return None
-        return unpack(frames[-1])
+        a = unpack(frames[-1])
+        if isinstance(a, dict) and a.get("type") == "ack" and \
+                isinstance(a.get("seq"), int):
+            self.acked = max(self.acked, a["seq"])
+        return a
 
     def request(self, body, timeout=ANSWER_TIMEOUT):
         self.send(body)

@@ -112,6 +112,7 @@ static void test_bundled_file(void **state)
 	assert_string_equal(c->intake.replay, "ipc:///run/baton/intake.replay");
 	assert_int_equal(c->intake.max_message_size, 1 << 20);
 	assert_int_equal(c->intake.max_batch, 1024);
+	assert_int_equal(c->intake.checkpoint_ms, 10);
 	assert_string_equal(c->router.publish, "ipc:///run/baton/router.pub");
 	assert_string_equal(c->router.replay, "ipc:///run/baton/router.replay");
 	assert_string_equal(c->deadline.publish,
@@ -230,6 +231,26 @@ static void test_notify_keys(void **state)
 		       "90s, 36h, 3d");
 	assert_invalid(fx, "[notify]\nsmtp_user = a\x01b\n", 2,
 		       "control character in smtp_user");
+}
+
+/* [intake] checkpoint: 0s commits every round; at most a minute. */
+static void test_intake_checkpoint(void **state)
+{
+	struct fixture *fx = *state;
+	struct config_error err;
+	struct config *c;
+
+	assert_int_equal(load(fx, "[intake]\ncheckpoint = 0s\n", &c, &err), 0);
+	assert_int_equal(c->intake.checkpoint_ms, 0);
+	config_free(c);
+	assert_int_equal(load(fx, "[intake]\ncheckpoint = 1m\n", &c, &err), 0);
+	assert_int_equal(c->intake.checkpoint_ms, 60000);
+	config_free(c);
+	assert_invalid(fx, "[intake]\ncheckpoint = 61s\n", 2,
+		       "checkpoint = 61s is out of range (0s to 1m)");
+	assert_invalid(fx, "[intake]\ncheckpoint = 0\n", 2,
+		       "invalid duration '0' for checkpoint: expected 500ms, "
+		       "90s, 36h, 3d");
 }
 
 /* Keys that are set replace their default; the rest keep theirs. */
@@ -776,6 +797,7 @@ int main(void)
 		T(test_defaults),
 		T(test_values),
 	T(test_notify_keys),
+	T(test_intake_checkpoint),
 		T(test_comments_and_blanks),
 		T(test_relative_paths),
 		T(test_unknown_key),

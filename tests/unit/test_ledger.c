@@ -25,6 +25,7 @@
 #include "ledger.h"
 #include "store.h"
 #include "testdir.h"
+#include "wal.h"
 
 struct fixture {
 	char dir[PATH_MAX / 2];
@@ -37,6 +38,7 @@ struct fixture {
 	struct bus_pub *pub;
 	struct ledger *l;
 	struct store_txn *txn;	/* a test's open write txn, aborted if it fails */
+	struct wal *wal;
 };
 
 /* One message of the log, as the tests append it. */
@@ -92,6 +94,7 @@ static int teardown(void **state)
 
 	store_abort(fx->txn);
 	ledger_free(fx->l);
+	wal_close(fx->wal);
 	bus_pub_free(fx->pub);
 	store_close(fx->st);
 	zmq_ctx_term(fx->zctx);
@@ -757,6 +760,178 @@ static void test_reopen_continues(void **state)
 	expect_verified(fx, 6);
 }
 
+/* ------------------------------------------------ the write-ahead file */
+
+/* Open the ledger with a WAL in the test directory. */
+static void open_with_wal(struct fixture *fx)
+{
+	char path[PATH_MAX + 8];
+
+	snprintf(path, sizeof(path), "%s/wal", fx->dir);
+	open_ledger(fx);
+	assert_int_equal(wal_open(path, 64 * 1024, &fx->wal), 0);
+	ledger_set_wal(fx->l, fx->wal);
+}
+
+/* Commit the open txn as a checkpoint. */
+static void checkpoint(struct fixture *fx)
+{
+	assert_int_equal(ledger_checkpoint(fx->l, fx->txn), 0);
+	commit(fx);
+}
+
+/*
+ * A crash: the open txn is lost without a word to the ledger, and the
+ * process's ledger, WAL and publisher go with it.
+ */
+static void crash(struct fixture *fx)
+{
+	store_abort(fx->txn);
+	fx->txn = NULL;
+	ledger_free(fx->l);
+	fx->l = NULL;
+	wal_close(fx->wal);
+	fx->wal = NULL;
+	bus_pub_free(fx->pub);
+	set_endpoints(fx);
+	assert_int_equal(bus_pub_new(fx->zctx, fx->st, fx->pub_ep,
+				     fx->replay_ep, NULL, &fx->pub), 0);
+}
+
+static int64_t redo(struct fixture *fx)
+{
+	return ledger_redo(fx->l, fx->txn);
+}
+
+/*
+ * Rounds synced to the WAL and never committed come back after a crash:
+ * same seqs, same accepted_at, same chain; and once committed as a
+ * checkpoint, the next start has nothing to redo.
+ */
+static void test_wal_redo_after_crash(void **state)
+{
+	struct fixture *fx = *state;
+	struct store_txn *t;
+	uint64_t seq;
+	instant_t at;
+
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 0);
+	checkpoint(fx);
+
+	begin_write(fx);
+	for (size_t i = 0; i < 3; i++)
+		assert_true(append(fx, &three[i]) == i + 1);
+	assert_int_equal(wal_sync(fx->wal), 0);
+	crash(fx);
+	expect_verified(fx, 0);
+
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 3);
+	checkpoint(fx);
+	expect_verified(fx, 3);
+	assert_int_equal(store_begin(fx->st, false, &t), 0);
+	assert_int_equal(ledger_lookup(fx->l, t, "ministry-a", "r-2", &seq,
+				       &at), 0);
+	assert_true(seq == 2);
+	assert_true(at == three[1].at);
+	store_abort(t);
+
+	crash(fx);
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 0);
+	assert_true(append(fx, &(struct entry){ "x", "y", "task.created",
+						"\x80", 9 }) == 4);
+	checkpoint(fx);
+	expect_verified(fx, 4);
+}
+
+/* What was appended but never synced is not in the WAL: a crash loses it
+ * (it was never answered). */
+static void test_wal_unsynced_lost(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_with_wal(fx);
+	begin_write(fx);
+	checkpoint(fx);
+	begin_write(fx);
+	append(fx, &three[0]);
+	assert_int_equal(wal_sync(fx->wal), 0);
+	append(fx, &three[1]);
+	crash(fx);
+
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 1);
+	assert_true(append(fx, &three[2]) == 2);
+	checkpoint(fx);
+	expect_verified(fx, 2);
+}
+
+/*
+ * In one process: a transaction holding several synced rounds fails; after
+ * the rollback the redo puts the synced rounds back, and the unsynced one
+ * is appended again with the same seq.
+ */
+static void test_wal_rollback_redo(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_with_wal(fx);
+	begin_write(fx);
+	checkpoint(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 0);		/* nothing can be missing */
+	assert_true(append(fx, &three[0]) == 1);
+	assert_int_equal(wal_sync(fx->wal), 0);
+	assert_true(append(fx, &three[1]) == 2);
+	assert_int_equal(wal_sync(fx->wal), 0);
+	assert_true(append(fx, &three[2]) == 3);
+	rollback(fx);
+	assert_true(wal_buffered(fx->wal) == 0);
+
+	begin_write(fx);
+	assert_int_equal(redo(fx), 2);
+	assert_true(append(fx, &three[2]) == 3);
+	assert_int_equal(redo(fx), 0);		/* done once */
+	checkpoint(fx);
+	expect_verified(fx, 3);
+}
+
+/*
+ * A WAL whose records do not continue the store's log (here: the store
+ * took another seq 1 in the same generation) is refused, not merged.
+ */
+static void test_wal_not_continuing(void **state)
+{
+	struct fixture *fx = *state;
+
+	open_with_wal(fx);
+	begin_write(fx);
+	checkpoint(fx);
+	begin_write(fx);
+	append(fx, &three[0]);
+	assert_int_equal(wal_sync(fx->wal), 0);
+	store_abort(fx->txn);
+	fx->txn = NULL;
+	ledger_set_wal(fx->l, NULL);
+	assert_int_equal(ledger_rollback(fx->l), 0);
+	begin_write(fx);
+	append(fx, &three[1]);
+	commit(fx);			/* seq 1, and no checkpoint */
+	crash(fx);
+
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), -EBADMSG);
+	rollback(fx);
+	expect_verified(fx, 1);
+}
+
 /* batonctl's path: a read-only store verifies and looks up. */
 static void test_read_only_verify(void **state)
 {
@@ -812,6 +987,10 @@ int main(void)
 		T(test_deleted_record),
 		T(test_rollback),
 		T(test_reopen_continues),
+		T(test_wal_redo_after_crash),
+		T(test_wal_unsynced_lost),
+		T(test_wal_rollback_redo),
+		T(test_wal_not_continuing),
 		T(test_read_only_verify),
 #undef T
 	};
