@@ -3,8 +3,9 @@
 #
 # usage: bench/run.sh [BUILD_DIR]        (`make bench` runs it on ./build)
 #
-# First the disk's own limits (bench-disk: fdatasync/s, raw LMDB puts/s at
-# 1, 100 and 1000 puts per transaction), then baton-intake under load
+# First the disk's own limits (bench-disk: fdatasync/s appending and into a
+# write-ahead file like intake's, raw LMDB puts/s at 1, 100 and 1000 puts
+# per transaction), then baton-intake under load
 # (bench-intake) at 1, 8 and 32 clients x 1 and 16 reports in flight, each
 # run against a FRESH intake with a new state directory and a free port, so
 # that every run starts from an empty log. Ends with a markdown table and
@@ -75,6 +76,7 @@ run_client "$bench_disk" --dir "$work" --seconds "$disk_seconds" >"$work/disk.ou
 disk_out=$(cat "$work/disk.out")
 echo "$disk_out"
 fsync_s=$(field "$(grep '^disk ' <<<"$disk_out")" fdatasync_per_s)
+wal_s=$(field "$(grep '^wal ' <<<"$disk_out")" syncs_per_s)
 declare -A lmdb
 for n in 1 100 1000; do
 	lmdb[$n]=$(field "$(grep "^lmdb puts_per_txn=$n " <<<"$disk_out")" puts_per_s)
@@ -173,6 +175,7 @@ echo
 echo "| disk (${disk_seconds}s each) | per second |"
 echo "| --- | ---: |"
 echo "| write 300 B + fdatasync | $fsync_s |"
+echo "| 300 B record, write-ahead file (lib/wal) | $wal_s |"
 for n in 1 100 1000; do
 	echo "| LMDB puts, $n per transaction | ${lmdb[$n]} |"
 done
