@@ -286,27 +286,14 @@ class Agency(threading.Thread):
                     inflight)
 
     def take(self, a, inflight):
-        rid = a.get("id")
-        if a.get("type") == "nack":
-            if a.get("code") in ("busy", "internal"):
-                return              # allowed: resent later
-            self.errors.append("%s: nack for %s: %r" % (self.name, rid, a))
-            inflight.pop(rid, None)
-            return
-        if a.get("type") != "ack" or rid not in self.sent:
-            self.errors.append("%s: unexpected answer %r" % (self.name, a))
-            return
-        got = (a["seq"], a["accepted_at"])
-        if a["duplicate"]:
+        verdict, rid = bt.check_answer(self.name, a, self.sent, self.acks,
+                                       self.errors)
+        if verdict in ("first", "again") and a["duplicate"]:
             self.duplicates += 1
-        if rid in self.acks:
-            if self.acks[rid] != got:
-                self.errors.append("%s: %s acked as %r, then as %r"
-                                   % (self.name, rid, self.acks[rid], got))
+        if verdict == "refused":
+            inflight.pop(rid, None)
+        if verdict != "first" or rid not in inflight:
             return
-        if rid not in inflight:
-            return
-        self.acks[rid] = got
         inflight.pop(rid)
         if rid in self.followups:
             self.followups[rid][0].busy = None

@@ -835,6 +835,37 @@ def raw_map(items):
 
 # ---------------------------------------------------------------- checks
 
+def check_answer(name, a, known, acks, errors):
+    """Check answer a, received by client name, which resends each id until
+    it is acknowledged (test_crash, tests/chaos). known: the ids it sent;
+    acks: id -> (seq, accepted_at) of each id's first ACK, updated here.
+
+    Returns (verdict, id): "resend" for a NACK busy or internal (allowed:
+    resend later); "first" and "again" for the first and a later ACK of the
+    id; "refused" for any other NACK and "bad" for an answer that is not an
+    ACK of a known id, both appended to errors as is a later ACK that
+    differs from the first or is not marked duplicate."""
+    i = a.get("id")
+    if a.get("type") == "nack":
+        if a.get("code") in ("busy", "internal"):
+            return "resend", i
+        errors.append("%s: nack for %s: %r" % (name, i, a))
+        return "refused", i
+    if a.get("type") != "ack" or i not in known:
+        errors.append("%s: unexpected answer %r" % (name, a))
+        return "bad", i
+    got = (a["seq"], a["accepted_at"])
+    if i not in acks:
+        acks[i] = got
+        return "first", i
+    if acks[i] != got:
+        errors.append("%s: %s acked as %r, then as %r"
+                      % (name, i, acks[i], got))
+    elif not a["duplicate"]:
+        errors.append("%s: %s acked twice as new: %r" % (name, i, a))
+    return "again", i
+
+
 def by_id(log):
     """{(agency, id): [records]} of a log."""
     out = {}

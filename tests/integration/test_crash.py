@@ -107,30 +107,12 @@ class Submitter(threading.Thread):
                 self.take(a, inflight)
 
     def take(self, a, inflight):
-        i = a.get("id")
-        if a.get("type") == "nack":
-            if a.get("code") in ("busy", "internal"):
-                return              # allowed: resend later
-            self.errors.append("%s: nack for %s: %r" % (self.name, i, a))
-            inflight.pop(i, None)
-            return
-        if a.get("type") != "ack" or i not in self.ids_set:
-            self.errors.append("%s: unexpected answer %r" % (self.name, a))
-            return
-        got = (a["seq"], a["accepted_at"])
-        if a["duplicate"]:
+        verdict, i = bt.check_answer(self.name, a, self.ids_set, self.acks,
+                                     self.errors)
+        if verdict in ("first", "again") and a["duplicate"]:
             self.duplicates += 1
-        if i in self.acks:
-            if self.acks[i] != got:
-                self.errors.append(
-                    "%s: %s acked as %r, then as %r" % (self.name, i,
-                                                        self.acks[i], got))
-            elif not a["duplicate"]:
-                self.errors.append("%s: %s acked twice as new: %r"
-                                   % (self.name, i, a))
-        else:
-            self.acks[i] = got
-        inflight.pop(i, None)
+        if verdict in ("first", "again", "refused"):
+            inflight.pop(i, None)
 
     @property
     def ids_set(self):
