@@ -103,9 +103,10 @@ void ledger_set_wal(struct ledger *l, struct wal *w);
  * any can be missing from t: after ledger_set_wal() and after
  * ledger_rollback() (of a transaction that held rounds only the WAL has).
  * Afterwards the WAL appends after them.
- * Returns how many, 0 without a WAL or with nothing to redo, -EBADMSG (a record that does not
- * continue the log: it is not the next sequence, or repeats an id), store
- * errors (-ENOSPC: abort, ledger_rollback(), grow, redo), -errno of read.
+ * Returns how many, 0 without a WAL or with nothing to redo; -EBADMSG (a
+ * record that does not continue the log: it is not the next sequence, or
+ * repeats an id), store errors (-ENOSPC: abort, ledger_rollback(), grow,
+ * redo), -ENOMEM, -errno of read.
  */
 int64_t ledger_redo(struct ledger *l, struct store_txn *t);
 

@@ -49,8 +49,8 @@ typedef int (*wal_record_fn)(void *arg, const void *data, size_t len);
  * blocks (zeroes are written up to size; a larger file is kept whole). A
  * new file's directory is synced, so the file survives a crash.
  * Nothing is read: call wal_replay() next.
- * Returns 0 and sets *ret, -EINVAL (size under 64 KB), -ENOMEM, -errno of
- * open(), pwrite(), fdatasync().
+ * Returns 0 and sets *ret, -EINVAL (size under 64 KB or over 16 GB),
+ * -ENOMEM, -errno of open(), pwrite(), fdatasync().
  */
 int wal_open(const char *path, size_t size, struct wal **ret);
 
@@ -62,8 +62,8 @@ void wal_close(struct wal *w);
  * offset 0 to the first frame that is not one. Afterwards the generation
  * is gen and the next record goes right after the last one handed over;
  * anything buffered is dropped.
- * Returns the number of records, -errno of pread(), or fn's error (the
- * position is then after the records fn accepted).
+ * Returns the number of records, -ENOMEM, -errno of pread(), or fn's
+ * error (the position is then after the records fn accepted).
  */
 int64_t wal_replay(struct wal *w, uint64_t gen, wal_record_fn fn, void *arg);
 
