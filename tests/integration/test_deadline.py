@@ -274,10 +274,13 @@ class DeadlineCase(unittest.TestCase):
                     last = line[len("STATUS="):]
         return last
 
-    def task_due(self, task):
-        t = self.env.task(task)
-        self.assertIsNotNone(t, "no task %s" % task)
-        return t["due_at"]
+    def task_due(self, task, plan=1):
+        """The due_at of task once the router has its plan (an ACK comes
+        before intake publishes the report, and the router takes a moment
+        more)."""
+        return self.env.wait_task(task, lambda t: t["plan"] >= plan,
+                                  what="plan %d of %s" % (plan, task))[
+                                      "due_at"]
 
 
 # ---------------------------------------------------------------- steps
@@ -422,8 +425,8 @@ class ExtendTest(DeadlineCase):
         # The precondition: both moved before their old deadline.
         self.assertLess(max(a["accepted_at"], b["accepted_at"]),
                         due1 - 500)
-        due_long = self.task_due(long_)
-        due_short = self.task_due(short)
+        due_long = self.task_due(long_, plan=2)
+        due_short = self.task_due(short, plan=2)
         self.assertEqual(due_long, now + 3500)
         self.assertEqual(due_short, now + 1500)
         self.assertEqual(self.env.task(long_)["plan"], 2)
