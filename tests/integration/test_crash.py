@@ -190,6 +190,31 @@ class CrashTest(unittest.TestCase):
         self.assertEqual(len(env.log()), 21)
         env.verify()
 
+    def test_large_rounds(self):
+        # 150 reports of 60 KB sent at once: 9 MB, more than the file's
+        # 2 MB between checkpoints and more than its 8 MB. With checkpoints
+        # a minute apart, only their size can make intake commit: some are
+        # in the log before any stop, and a SIGKILL loses none.
+        self.env = env = bt.BatonEnv(intake={"checkpoint": "1m"})
+        env.intake.start()
+        c = env.client()
+        for k in range(150):
+            c.send(bt.report(id="big-%03d" % k, body="x" * 60000))
+        acks = {}
+        while len(acks) < 150:
+            a = c.recv()
+            self.assertIsNotNone(a, "%d of 150 answered" % len(acks))
+            self.assertEqual(a["type"], "ack", a)
+            acks[a["id"]] = a["seq"]
+        self.assertEqual(sorted(acks.values()), list(range(1, 151)))
+        self.assertGreaterEqual(len(env.read_log()), 34,   # 2 MB / 60 KB
+                                "nothing committed by size")
+        env.intake.kill()
+        env.intake.start()
+        self.assertEqual({r["id"]: r["seq"] for r in env.log()}, acks)
+        env.intake.stop()
+        env.verify()
+
     def test_stop_commits(self):
         # A clean stop commits what only the write-ahead file had.
         self.env = env = bt.BatonEnv(intake={"checkpoint": "1m"})
