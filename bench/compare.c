@@ -446,35 +446,8 @@ static void loadavg(char *out, size_t cap)
 		snprintf(out, cap, "unknown");
 }
 
-/*
- * Start the threads of clients structures of size sz at base (each begins
- * with its pthread_t: struct load_client and struct redis_client do), meet
- * them at the barrier, set the start, and let them go.
- */
-_Static_assert(offsetof(struct load_client, thread) == 0,
-	       "start_threads() finds the pthread_t first");
 _Static_assert(offsetof(struct redis_client, thread) == 0,
-	       "start_threads() finds the pthread_t first");
-
-static void start_threads(void *base, size_t sz, unsigned clients,
-			  void *(*fn)(void *), pthread_barrier_t *barrier,
-			  int64_t *start)
-{
-	for (unsigned i = 0; i < clients; i++) {
-		pthread_t *t = (pthread_t *)((char *)base + i * sz);
-		int r = pthread_create(t, NULL, fn, (char *)base + i * sz);
-
-		if (r != 0) {
-			/* The barrier counts on every thread: no way back. */
-			fprintf(stderr, "%s: pthread_create: %s\n", PROG,
-				strerror(r));
-			exit(1);
-		}
-	}
-	pthread_barrier_wait(barrier);
-	*start = load_now_ns();
-	pthread_barrier_wait(barrier);
-}
+	       "load_start_threads() finds the pthread_t first");
 
 static int run_baton(const struct options *o, void *zctx, struct run *run)
 {
@@ -487,31 +460,9 @@ static int run_baton(const struct options *o, void *zctx, struct run *run)
 		.seconds = o->seconds,
 		.warmup = o->warmup,
 	};
-	struct load_client *cl = calloc(run->clients, sizeof(*cl));
-	pthread_barrier_t barrier;
-	int64_t start = 0;
 
-	if (!cl)
-		return -ENOMEM;
 	snprintf(agency, sizeof(agency), "%s%u", o->agency, run->number);
-	pthread_barrier_init(&barrier, NULL, run->clients + 1);
-	for (unsigned i = 0; i < run->clients; i++) {
-		cl[i].index = i;
-		cl[i].opt = &lo;
-		cl[i].zctx = zctx;
-		cl[i].barrier = &barrier;
-		cl[i].start = &start;
-	}
-	start_threads(cl, sizeof(*cl), run->clients, load_client_main,
-		      &barrier, &start);
-	for (unsigned i = 0; i < run->clients; i++) {
-		pthread_join(cl[i].thread, NULL);
-		load_stats_add(&run->st, &cl[i].st);
-		load_client_free(&cl[i]);
-	}
-	pthread_barrier_destroy(&barrier);
-	free(cl);
-	return 0;
+	return load_run(&lo, zctx, run->clients, &run->st, NULL);
 }
 
 static int run_redis(const struct options *o, int ctl, struct run *run)
@@ -535,8 +486,8 @@ static int run_redis(const struct options *o, int ctl, struct run *run)
 		cl[i].barrier = &barrier;
 		cl[i].start = &start;
 	}
-	start_threads(cl, sizeof(*cl), run->clients, redis_client_main,
-		      &barrier, &start);
+	load_start_threads(PROG, cl, sizeof(*cl), run->clients,
+			   redis_client_main, &barrier, &start);
 	for (unsigned i = 0; i < run->clients; i++) {
 		pthread_join(cl[i].thread, NULL);
 		load_stats_add(&run->st, &cl[i].st);
@@ -794,7 +745,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char local[] = "tcp://127.0.0.1:";
 	unsigned v;
 	int c, r = 0;
 
@@ -863,11 +813,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -EINVAL;
 	}
-	/* A load generator must never be pointed at a real server by slip. */
-	if (strncmp(o->endpoint, local, sizeof(local) - 1) != 0) {
-		fprintf(stderr, "%s: --endpoint must be %sPORT\n", PROG, local);
+	if (load_check_endpoint(PROG, o->endpoint) < 0)
 		return -EINVAL;
-	}
 	if (strlen(o->agency) > 32) {
 		fprintf(stderr, "%s: --agency: at most 32 bytes\n", PROG);
 		return -EINVAL;
@@ -896,11 +843,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (redis_check(&opt, &ctl) < 0)
 		return 1;
-	zctx = zmq_ctx_new();
-	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS,
-				 (int)opt.io_threads) < 0) {
-		fprintf(stderr, "%s: zmq_ctx_new: %s\n", PROG,
-			zmq_strerror(errno));
+	zctx = load_zctx(PROG, opt.io_threads);
+	if (!zctx) {
 		close(ctl);
 		return 1;
 	}

@@ -33,11 +33,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <pthread.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 #include <zmq.h>
 
 #include "load.h"
@@ -87,7 +84,6 @@ static int parse_options(int argc, char **argv, struct options *o)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	static const char local[] = "tcp://127.0.0.1:";
 	int c, r = 0;
 
 	while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
@@ -132,13 +128,7 @@ static int parse_options(int argc, char **argv, struct options *o)
 		usage(stderr);
 		return -EINVAL;
 	}
-	/* A load generator must never be pointed at a real server by slip. */
-	if (strncmp(o->load.endpoint, local, sizeof(local) - 1) != 0) {
-		fprintf(stderr, "bench-intake: --endpoint must be %sPORT\n",
-			local);
-		return -EINVAL;
-	}
-	return 0;
+	return load_check_endpoint(PROG, o->load.endpoint);
 }
 
 int main(int argc, char **argv)
@@ -155,58 +145,20 @@ int main(int argc, char **argv)
 		.clients = 1,
 		.io_threads = 1,
 	};
-	struct load_client *cl;
 	struct load_stats sum = { 0 };
-	pthread_barrier_t barrier;
-	int64_t start = 0;
 	size_t body_len = 0;
 	void *zctx;
-	int r;
 
 	if (parse_options(argc, argv, &opt) < 0)
 		return 2;
-	zctx = zmq_ctx_new();
-	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS,
-				 (int)opt.io_threads) < 0) {
-		fprintf(stderr, "bench-intake: zmq_ctx_new: %s\n",
-			zmq_strerror(errno));
+	zctx = load_zctx(PROG, opt.io_threads);
+	if (!zctx)
 		return 1;
-	}
-	cl = calloc(opt.clients, sizeof(*cl));
-	if (!cl || load_stats_init(&sum) < 0) {
+	if (load_stats_init(&sum) < 0 ||
+	    load_run(&opt.load, zctx, opt.clients, &sum, &body_len) < 0) {
 		fprintf(stderr, "bench-intake: out of memory\n");
 		return 1;
 	}
-	pthread_barrier_init(&barrier, NULL, opt.clients + 1);
-	for (unsigned i = 0; i < opt.clients; i++) {
-		cl[i].index = i;
-		cl[i].opt = &opt.load;
-		cl[i].zctx = zctx;
-		cl[i].barrier = &barrier;
-		cl[i].start = &start;
-		r = pthread_create(&cl[i].thread, NULL, load_client_main,
-				   &cl[i]);
-		if (r != 0) {
-			/* The barrier counts on every thread: no way back. */
-			fprintf(stderr, "bench-intake: pthread_create: %s\n",
-				strerror(r));
-			exit(1);
-		}
-	}
-	pthread_barrier_wait(&barrier);
-	start = load_now_ns();
-	pthread_barrier_wait(&barrier);
-
-	for (unsigned i = 0; i < opt.clients; i++) {
-		struct load_client *c = &cl[i];
-
-		pthread_join(c->thread, NULL);
-		load_stats_add(&sum, &c->st);
-		if (c->len)
-			body_len = c->len;
-		load_client_free(c);
-	}
-	pthread_barrier_destroy(&barrier);
 	zmq_ctx_term(zctx);
 
 	printf("intake clients=%u inflight=%u acks_per_s=%.0f p50_us=%.0f "
@@ -222,7 +174,6 @@ int main(int argc, char **argv)
 	       opt.load.seconds, opt.load.warmup, opt.io_threads, body_len,
 	       sum.acks_total, sum.sent, sum.duplicates, sum.unanswered);
 	load_stats_free(&sum);
-	free(cl);
 	return (sum.failed || sum.acks_total == 0 || sum.nacks + sum.bad > 0 ||
 		sum.unanswered > 0) ? 1 : 0;
 }

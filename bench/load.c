@@ -1,6 +1,7 @@
 /*
  * bench/load.c - the clock, the latency histogram and the baton-intake
- * client that bench-intake and bench-compare share (load.h says what).
+ * client that bench-intake and bench-compare share, and the running of N
+ * of them (load.h says what).
  *
  * The client: each thread has its own DEALER socket on the caller's
  * ZeroMQ context and keeps K valid `report` bodies in flight, one new
@@ -14,6 +15,7 @@
  * up to two seconds, so that a NACK or a lost answer is never missed.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -398,6 +400,85 @@ void load_client_free(struct load_client *c)
 	c->slot_t = NULL;
 	c->body = NULL;
 	load_stats_free(&c->st);
+}
+
+/* ---- running clients ---- */
+
+_Static_assert(offsetof(struct load_client, thread) == 0,
+	       "load_start_threads() finds the pthread_t first");
+
+void load_start_threads(const char *prog, void *base, size_t sz, unsigned n,
+			void *(*fn)(void *), pthread_barrier_t *barrier,
+			int64_t *start)
+{
+	for (unsigned i = 0; i < n; i++) {
+		pthread_t *t = (pthread_t *)((char *)base + i * sz);
+		int r = pthread_create(t, NULL, fn, (char *)base + i * sz);
+
+		if (r != 0) {
+			fprintf(stderr, "%s: pthread_create: %s\n", prog,
+				strerror(r));
+			exit(1);
+		}
+	}
+	pthread_barrier_wait(barrier);
+	*start = load_now_ns();
+	pthread_barrier_wait(barrier);
+}
+
+int load_run(const struct load_opts *lo, void *zctx, unsigned n,
+	     struct load_stats *sum, size_t *body_len)
+{
+	struct load_client *cl = calloc(n, sizeof(*cl));
+	pthread_barrier_t barrier;
+	int64_t start = 0;
+
+	if (!cl)
+		return -ENOMEM;
+	pthread_barrier_init(&barrier, NULL, n + 1);
+	for (unsigned i = 0; i < n; i++) {
+		cl[i].index = i;
+		cl[i].opt = lo;
+		cl[i].zctx = zctx;
+		cl[i].barrier = &barrier;
+		cl[i].start = &start;
+	}
+	load_start_threads(lo->prog, cl, sizeof(*cl), n, load_client_main,
+			   &barrier, &start);
+	for (unsigned i = 0; i < n; i++) {
+		pthread_join(cl[i].thread, NULL);
+		load_stats_add(sum, &cl[i].st);
+		if (body_len && cl[i].len)
+			*body_len = cl[i].len;
+		load_client_free(&cl[i]);
+	}
+	pthread_barrier_destroy(&barrier);
+	free(cl);
+	return 0;
+}
+
+void *load_zctx(const char *prog, unsigned io_threads)
+{
+	void *zctx = zmq_ctx_new();
+
+	if (!zctx || zmq_ctx_set(zctx, ZMQ_IO_THREADS, (int)io_threads) < 0) {
+		fprintf(stderr, "%s: zmq_ctx_new: %s\n", prog,
+			zmq_strerror(errno));
+		if (zctx)
+			zmq_ctx_term(zctx);
+		return NULL;
+	}
+	return zctx;
+}
+
+int load_check_endpoint(const char *prog, const char *endpoint)
+{
+	static const char local[] = "tcp://127.0.0.1:";
+
+	if (strncmp(endpoint, local, sizeof(local) - 1) == 0)
+		return 0;
+	fprintf(stderr, "%s: --endpoint must be %sPORT\n", prog, local);
+	return -EINVAL;
 }
 
 /* ---- options ---- */

@@ -121,6 +121,39 @@ void *load_client_main(void *arg);
 void load_client_free(struct load_client *c);
 
 /*
+ * Start n threads running fn, one on each of the n structures of sz bytes
+ * at base (each begins with its pthread_t), meet them at barrier (count
+ * n + 1) once all are connected, set *start, and meet them again: the
+ * warm-up begins. A thread that cannot be created ends the process, named
+ * prog: the barrier counts on every thread.
+ */
+void load_start_threads(const char *prog, void *base, size_t sz, unsigned n,
+			void *(*fn)(void *), pthread_barrier_t *barrier,
+			int64_t *start);
+
+/*
+ * Run n baton-intake clients as lo says, on ZeroMQ context zctx, to the
+ * end of their window, and add their counters to sum (its histogram
+ * allocated). *body_len (may be NULL): the size of the report they sent.
+ * Returns 0 or -ENOMEM.
+ */
+int load_run(const struct load_opts *lo, void *zctx, unsigned n,
+	     struct load_stats *sum, size_t *body_len);
+
+/*
+ * A ZeroMQ context with io_threads I/O threads for the clients. NULL, with
+ * a line naming prog on stderr, if it cannot be made.
+ */
+void *load_zctx(const char *prog, unsigned io_threads);
+
+/*
+ * 0 if endpoint is tcp://127.0.0.1:PORT, which is all a load generator may
+ * be pointed at (never a real server by slip); else -EINVAL, with a line
+ * naming prog on stderr.
+ */
+int load_check_endpoint(const char *prog, const char *endpoint);
+
+/*
  * Parse --name's value s into *ret, lo to hi; print "prog: --name:
  * expected lo to hi" (load_parse_seconds: "... seconds") and return
  * -EINVAL if it is not one. Every bench program parses its numbers here.
