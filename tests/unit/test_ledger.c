@@ -804,6 +804,20 @@ static int64_t redo(struct fixture *fx)
 }
 
 /*
+ * On a new store: open with a WAL, commit the first checkpoint (there is
+ * nothing to redo), which starts generation 1, and begin the transaction
+ * the test's rounds append to.
+ */
+static void start_generation(struct fixture *fx)
+{
+	open_with_wal(fx);
+	begin_write(fx);
+	assert_int_equal(redo(fx), 0);
+	checkpoint(fx);
+	begin_write(fx);
+}
+
+/*
  * Rounds synced to the WAL and never committed come back after a crash:
  * same seqs, same accepted_at, same chain; and once committed as a
  * checkpoint, the next start has nothing to redo.
@@ -815,12 +829,7 @@ static void test_wal_redo_after_crash(void **state)
 	uint64_t seq;
 	instant_t at;
 
-	open_with_wal(fx);
-	begin_write(fx);
-	assert_int_equal(redo(fx), 0);
-	checkpoint(fx);
-
-	begin_write(fx);
+	start_generation(fx);
 	for (size_t i = 0; i < 3; i++)
 		assert_true(append(fx, &three[i]) == i + 1);
 	assert_int_equal(wal_sync(fx->wal), 0);
@@ -855,10 +864,7 @@ static void test_wal_unsynced_lost(void **state)
 {
 	struct fixture *fx = *state;
 
-	open_with_wal(fx);
-	begin_write(fx);
-	checkpoint(fx);
-	begin_write(fx);
+	start_generation(fx);
 	append(fx, &three[0]);
 	assert_int_equal(wal_sync(fx->wal), 0);
 	append(fx, &three[1]);
@@ -881,10 +887,7 @@ static void test_wal_rollback_redo(void **state)
 {
 	struct fixture *fx = *state;
 
-	open_with_wal(fx);
-	begin_write(fx);
-	checkpoint(fx);
-	begin_write(fx);
+	start_generation(fx);
 	assert_int_equal(redo(fx), 0);		/* nothing can be missing */
 	assert_true(append(fx, &three[0]) == 1);
 	assert_int_equal(wal_sync(fx->wal), 0);
@@ -910,10 +913,7 @@ static void test_wal_not_continuing(void **state)
 {
 	struct fixture *fx = *state;
 
-	open_with_wal(fx);
-	begin_write(fx);
-	checkpoint(fx);
-	begin_write(fx);
+	start_generation(fx);
 	append(fx, &three[0]);
 	assert_int_equal(wal_sync(fx->wal), 0);
 	store_abort(fx->txn);
