@@ -53,13 +53,8 @@ client_pid=
 
 # shellcheck disable=SC2317  # called by the trap
 cleanup() {
-	local p
-	for p in $client_pid $intake_pid $redis_pid; do
-		if kill -0 "$p" 2>/dev/null; then
-			kill -TERM "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
+	# shellcheck disable=SC2086  # unset pids vanish, unquoted
+	stop_pids $client_pid $intake_pid $redis_pid
 	rm -rf "$work" "$sockdir"
 }
 trap cleanup EXIT

@@ -64,14 +64,11 @@ pids=()		# started by us, stopped in reverse order
 
 # shellcheck disable=SC2317  # called by the trap
 cleanup() {
-	local i p
+	local i rev=()
 	for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-		p=${pids[i]}
-		if kill -0 "$p" 2>/dev/null; then
-			kill -TERM "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
+		rev+=("${pids[i]}")
 	done
+	stop_pids "${rev[@]}"
 	rm -rf "$work" "$sockdir"
 }
 trap cleanup EXIT

@@ -19,6 +19,18 @@ need_built() {
 	done
 }
 
+# Stop each process named by pid that still runs, with SIGTERM, in the
+# order given, and wait for it: the cleanup of a script that started them.
+stop_pids() {
+	local p
+	for p in "$@"; do
+		if kill -0 "$p" 2>/dev/null; then
+			kill -TERM "$p" 2>/dev/null || true
+			wait "$p" 2>/dev/null || true
+		fi
+	done
+}
+
 # The value of key $2 in a "name key=value ..." line $1.
 field() {
 	sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<<"$1"
