@@ -44,6 +44,8 @@ catchup=${BENCH_CATCHUP-32 16}	# the run followed by a catch-up ("": none)
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 routes=$here/../config/routes.conf
 routes=$(cd "$(dirname "$routes")" && pwd)/$(basename "$routes")
+# Some of the bundled rules count in business days: they need the calendar.
+calendar=$(cd "$here/../config" && pwd)/calendar.conf
 build=$(cd "$build" && pwd)
 intake=$build/daemons/intake/baton-intake
 router=$build/daemons/router/baton-router
@@ -436,6 +438,7 @@ state_dir = $dir/state
 auth = none
 map_size = 1G
 routes = $routes
+calendar = $calendar
 
 [intake]
 submit = $endpoint
