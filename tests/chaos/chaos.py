@@ -53,7 +53,6 @@ is due, and checks:
 Everything runs on 127.0.0.1 or ipc:// in a temporary directory; every
 process and directory is removed however the test ends.
 """
-import bisect
 import collections
 import json
 import os
@@ -248,15 +247,9 @@ class Agency(threading.Thread):
                     not inc.todo and inc.busy is None
                     for inc in self.incidents):
                 return
-            for rid, last in list(inflight.items()):
-                if now - last >= RESEND_AFTER:
-                    try:
-                        sock.send(bt.pack(self.sent[rid]), zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    if last:
-                        self.resends += 1
-                    inflight[rid] = now
+            self.resends += bt.resend_due(
+                sock, inflight, lambda rid: bt.pack(self.sent[rid]), now,
+                RESEND_AFTER)
             if poller.poll(20):
                 while True:
                     try:

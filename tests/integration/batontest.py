@@ -35,7 +35,6 @@ import signal
 import socket
 import struct
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -834,6 +833,24 @@ def raw_map(items):
 
 
 # ---------------------------------------------------------------- checks
+
+def resend_due(sock, inflight, frame, now, after):
+    """Send each id of inflight (id -> monotonic time it was last sent, 0.0
+    for never) that is due: never sent, or sent `after` seconds ago or
+    more; frame(id) is its message. Stops at a full queue. Returns how many
+    of the sends were resends."""
+    resends = 0
+    for i, last in list(inflight.items()):
+        if now - last >= after:
+            try:
+                sock.send(frame(i), zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            if last:
+                resends += 1
+            inflight[i] = now
+    return resends
+
 
 def check_answer(name, a, known, acks, errors):
     """Check answer a, received by client name, which resends each id until

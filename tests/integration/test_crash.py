@@ -87,15 +87,8 @@ class Submitter(threading.Thread):
                 i = todo.pop()
                 bodies[i] = self.body(i)
                 inflight[i] = 0.0
-            for i, sent in list(inflight.items()):
-                if now - sent >= RESEND_AFTER:
-                    try:
-                        sock.send(bodies[i], zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    if sent:
-                        self.resends += 1
-                    inflight[i] = now
+            self.resends += bt.resend_due(sock, inflight, bodies.get, now,
+                                          RESEND_AFTER)
             if not poller.poll(20):
                 continue
             while True:
